@@ -1,0 +1,158 @@
+"""Settings: one table of (name, default, type, help), loaded once, passed explicitly.
+
+Sources, later ones winning: the defaults below, then ``tidings.toml`` in the
+working directory (or the file named by ``TIDINGS_CONFIG``), then environment
+variables ``TIDINGS_<NAME>``. Names are lower case in the file and upper case
+in the environment. ``docs/CONFIG.md`` documents every row (a test checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tidings.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str
+    default: Any
+    type: type
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("database_url", "sqlite:///tidings.db", str,
+           "SQLAlchemy URL of the database: sqlite:///PATH (default, WAL mode) or "
+           "postgresql://USER@HOST/DB."),
+    Option("site_name", "tidings", str,
+           "Name of this site, used in the attribution line and page titles."),
+    Option("allow_private_addresses", False, bool,
+           "Allow fetches to loopback, private and other non-public addresses. "
+           "Only for tests and local replays."),
+    Option("user_agent", "tidings/0.1 (+https://github.com/tidings-news/tidings; news aggregator)",
+           str, "User-Agent header sent with every request."),
+    Option("request_timeout", 20.0, float,
+           "Total deadline in seconds for one HTTP request, body included."),
+    Option("connect_timeout", 10.0, float, "Deadline in seconds to open a connection."),
+    Option("max_body_bytes", 10_000_000, int,
+           "Largest response body accepted, after decompression, in bytes."),
+    Option("max_redirects", 5, int, "Most redirects followed for one request."),
+    Option("max_connections", 64, int, "Most HTTP connections open at once."),
+    Option("max_connections_per_host", 4, int, "Most HTTP connections open to one host."),
+    Option("max_items_per_feed", 500, int,
+           "Most entries taken from one feed document (newest first)."),
+    Option("fetch_articles", True, bool,
+           "Fetch each new entry's article page and extract its text (else use feed text)."),
+    Option("poll_interval", 900, int, "Default seconds between polls of one feed."),
+    Option("min_poll_interval", 300, int, "Shortest interval between polls of one feed, seconds."),
+    Option("max_poll_interval", 86_400, int,
+           "Longest interval between polls of one feed, seconds."),
+    Option("park_after_errors", 20, int,
+           "Consecutive errors after which a feed is parked (polled at the maximum interval)."),
+    Option("host", "127.0.0.1", str, "Address the web reader listens on."),
+    Option("port", 8000, int, "Port the web reader listens on."),
+    Option("page_size", 30, int, "Articles per page in the web reader and API."),
+    Option("admin_token", "", str,
+           "Token that unlocks the admin pages (empty: admin pages are disabled)."),
+    Option("load_default_sources", True, bool,
+           "Load the bundled list of publishers when `tidings run` finds no sources."),
+    Option("log_level", "INFO", str, "Logging level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def _coerce(option: Option, value: Any, origin: str) -> Any:
+    if isinstance(value, option.type) and not (option.type is int and isinstance(value, bool)):
+        return value
+    if option.type is bool:
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off", ""}:
+                return False
+        raise ConfigError(f"{origin}: {option.name} must be true or false, got {value!r}")
+    try:
+        return option.type(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"{origin}: {option.name} must be {option.type.__name__}, got {value!r}"
+        ) from e
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///tidings.db"
+    site_name: str = "tidings"
+    allow_private_addresses: bool = False
+    user_agent: str = OPTIONS[3].default
+    request_timeout: float = 20.0
+    connect_timeout: float = 10.0
+    max_body_bytes: int = 10_000_000
+    max_redirects: int = 5
+    max_connections: int = 64
+    max_connections_per_host: int = 4
+    max_items_per_feed: int = 500
+    fetch_articles: bool = True
+    poll_interval: int = 900
+    min_poll_interval: int = 300
+    max_poll_interval: int = 86_400
+    park_after_errors: int = 20
+    host: str = "127.0.0.1"
+    port: int = 8000
+    page_size: int = 30
+    admin_token: str = ""
+    load_default_sources: bool = True
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> Settings:
+        for name, value in changes.items():
+            if name not in _BY_NAME:
+                raise ConfigError(f"unknown setting {name!r}")
+            changes[name] = _coerce(_BY_NAME[name], value, "override")
+        return dataclasses.replace(self, **changes)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from defaults, an optional TOML file, the environment and overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {o.name: o.default for o in OPTIONS}
+
+    path = config_file or (Path(env["TIDINGS_CONFIG"]) if env.get("TIDINGS_CONFIG") else None)
+    if path is None and Path("tidings.toml").is_file():
+        path = Path("tidings.toml")
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read settings file {path}: {e}") from e
+        table = data.get("tidings", data)
+        for key, value in table.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(_BY_NAME[key], value, str(path))
+
+    for option in OPTIONS:
+        name = "TIDINGS_" + option.name.upper()
+        if name in env:
+            values[option.name] = _coerce(option, env[name], name)
+
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in _BY_NAME:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(_BY_NAME[key], value, "command line")
+    return Settings(**values)

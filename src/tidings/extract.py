@@ -1,0 +1,560 @@
+"""Article page -> ``Extracted``: headline, body text and markup, author, dates, image, language.
+
+trafilatura finds the body. Around it, tidings adds what an aggregator needs
+and trafilatura does not do:
+
+- the body is rebuilt from trafilatura's XML tree into paragraph blocks, so
+  inline link, bold and italic text stay in their sentences and subheadings
+  stay separate blocks, and sanitised HTML of the same blocks;
+- the headline is never empty (JSON-LD ``headline``, ``og:title``, ``<h1>``,
+  ``<title>``, then the feed's title) and loses site-name suffixes;
+- the headline is not repeated as the first body line; promotional
+  paragraphs ("ALSO READ | ...", "Follow us on ...") and repeated paragraphs
+  are dropped; whitespace is normalised without changing the words;
+- dates come with their time and zone from JSON-LD, meta tags and ``<time>``,
+  in UTC; authors lose "By" and the publisher's own name.
+
+The metadata readers are written here because trafilatura returns dates
+without time of day and one author string; they are small lxml lookups.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import lxml.html
+import nh3
+import trafilatura
+from lxml import etree
+
+from tidings.model import Entry, Extracted
+
+MIN_BODY_CHARS = 150
+
+ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "blockquote", "strong", "em", "u",
+                "a", "br", "code", "table", "tr", "td", "th", "tbody", "thead"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_PROMO = re.compile(
+    r"""^(
+        (also\s+(read|watch|see|check\s+out)|read\s+(also|more|next)|must\s+read|don'?t\s+miss
+         |recommended(\s+stories)?|related(\s+(news|stories|articles|coverage))?|trending(\s+now)?
+         |watch(\s+video)?|click\s+here|(catch|get)\s+(all|the\s+latest))\b\s*[:|\-–—]
+      |follow\s+(us|[\w\s]{1,30})\s+on\s+(google\s+news|twitter|x|facebook|instagram|whatsapp
+                                         |telegram|youtube|linkedin)
+      |(join|subscribe\s+to)\s+(our|the)\s+[\w\s]{0,30}(channel|newsletter)
+      |(download|get)\s+the\s+[\w\s]{1,30}\s+app
+      |(tags|topics|also\s+read|read\s+more)\s*:?\s*$
+      |(tags|topics)\s*:
+      |share\s+(this|on)\s*(article|story|:)?\s*(facebook|twitter|whatsapp|$)
+      |(first\s+published|published|updated|last\s+updated)\s*(on|:)\s*\w+\s+\d
+      |(image|photo|picture|video)\s*(credit|courtesy|source)?\s*:
+      |advertisement$|story\s+continues\s+below
+    )""",
+    re.I | re.X,
+)
+_BYLINE = re.compile(r"^(by|written\s+by|reported\s+by|edited\s+by)\s+[\w.'’\- ]{2,80}$", re.I)
+_TITLE_SEPARATORS_KEEP = re.compile(r"(\s+[|\-–—·•»]\s+)")
+_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w|[\"'”’)])\s+(?=[,.;!?](\s|$))")
+_ZERO_WIDTH = re.compile(r"[\u200b\u200e\u200f\ufeff]")
+
+
+# -- text normalisation ------------------------------------------------------
+
+def normalise_inline(text: str) -> str:
+    """One paragraph: NFC, one space between words, no stray space before punctuation."""
+    text = unicodedata.normalize("NFC", text)
+    text = _ZERO_WIDTH.sub("", text)
+    text = _SPACE.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+    return _SPACE_BEFORE_PUNCT.sub("", text)
+
+
+def normalise_text(text: str) -> str:
+    """Paragraphs separated by exactly one blank line; no leading or trailing blank lines."""
+    paragraphs = [normalise_inline(p) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.casefold()).strip()
+
+
+# -- metadata ----------------------------------------------------------------
+
+def parse_datetime(value: Any) -> datetime | None:
+    """ISO 8601 and common variants -> aware UTC datetime (naive means UTC)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    text = re.sub(r"\s*(Z|UTC|GMT)$", "+00:00", text)
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    for candidate in (text, text.replace(" ", "T", 1)):
+        try:
+            dt = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        if not 1990 <= dt.year <= 2100:
+            return None
+        return dt.astimezone(UTC)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        dt = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _json_ld_objects(tree: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for n in node:
+                walk(n)
+        elif isinstance(node, dict):
+            found.append(node)
+            if "@graph" in node:
+                walk(node["@graph"])
+            if isinstance(node.get("mainEntity"), dict):
+                walk(node["mainEntity"])
+
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            walk(json.loads(raw, strict=False))
+        except (ValueError, RecursionError):
+            continue
+    return found
+
+
+_ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting",
+                  "analysisnewsarticle", "opinionnewsarticle", "webpage", "liveblogposting",
+                  "backgroundnewsarticle", "report"}
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    t = obj.get("@type")
+    values = t if isinstance(t, list) else [t]
+    return {str(v).lower() for v in values if v}
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+class PageMeta:
+    """Metadata read straight from the page's markup."""
+
+    def __init__(self, tree: Any, url: str) -> None:
+        self.url = url
+        self.meta: dict[str, str] = {}
+        for m in tree.xpath("//meta[@content]"):
+            key = (m.get("property") or m.get("name") or m.get("itemprop") or "").strip().lower()
+            if key and key not in self.meta and m.get("content", "").strip():
+                self.meta[key] = m.get("content").strip()
+        self.ld = [o for o in _json_ld_objects(tree) if _types(o) & _ARTICLE_TYPES]
+        self.ld.sort(key=lambda o: "webpage" in _types(o))  # articles before plain pages
+        h1 = tree.xpath("//h1")
+        self.h1 = normalise_inline(h1[0].text_content()) if h1 else None
+        title = tree.xpath("//title")
+        self.title_tag = normalise_inline(title[0].text_content()) if title else None
+        self.html_lang = (tree.xpath("string(/html/@lang)") or "").strip() or None
+        canon = tree.xpath('//link[@rel="canonical"]/@href')
+        self.canonical = urljoin(url, canon[0].strip()) if canon and canon[0].strip() else None
+        self.times = [t.get("datetime") for t in tree.xpath("//time[@datetime]")]
+
+    def ld_value(self, *keys: str) -> Any:
+        for obj in self.ld:
+            for key in keys:
+                if obj.get(key):
+                    return obj[key]
+        return None
+
+    def headline_candidates(self) -> list[str]:
+        ld = self.ld_value("headline", "name")
+        return [c for c in (
+            ld if isinstance(ld, str) else None,
+            self.meta.get("og:title"), self.meta.get("twitter:title"), self.h1,
+            self.title_tag,
+        ) if c]
+
+    def site_name(self) -> str | None:
+        pub = self.ld_value("publisher")
+        names = _names(pub)
+        return self.meta.get("og:site_name") or (names[0] if names else None)
+
+    def published(self) -> datetime | None:
+        for value in (self.ld_value("datePublished", "dateCreated"),
+                      self.meta.get("article:published_time"), self.meta.get("datepublished"),
+                      self.meta.get("pubdate"), self.meta.get("publishdate"),
+                      self.meta.get("date"), self.meta.get("dc.date.issued"),
+                      self.meta.get("og:published_time"), *(self.times[:1])):
+            dt = parse_datetime(value)
+            if dt:
+                return dt
+        return None
+
+    def modified(self) -> datetime | None:
+        for value in (self.ld_value("dateModified"), self.meta.get("article:modified_time"),
+                      self.meta.get("og:updated_time"), self.meta.get("datemodified")):
+            dt = parse_datetime(value)
+            if dt:
+                return dt
+        return None
+
+    def authors(self) -> list[str]:
+        names = _names(self.ld_value("author"))
+        if not names and self.meta.get("author"):
+            names = [self.meta["author"]]
+        if not names and self.meta.get("article:author"):
+            names = [self.meta["article:author"]]
+        return names
+
+    def image(self) -> str | None:
+        img = self.meta.get("og:image") or self.meta.get("twitter:image")
+        if not img:
+            ld = self.ld_value("image")
+            if isinstance(ld, list) and ld:
+                ld = ld[0]
+            if isinstance(ld, dict):
+                ld = ld.get("url")
+            img = ld if isinstance(ld, str) else None
+        return urljoin(self.url, img) if img else None
+
+
+def clean_title(title: str, site_names: Iterable[str | None] = ()) -> str:
+    """Drop site-name suffixes and prefixes such as ' | Zee News'."""
+    title = normalise_inline(htmllib.unescape(title))
+    names = {_key(n) for n in site_names if n}
+    pieces = _TITLE_SEPARATORS_KEEP.split(title)  # text, sep, text, sep, ...
+    while len(pieces) > 1 and _looks_like_site(pieces[-1], names):
+        pieces = pieces[:-2]
+    while len(pieces) > 1 and _key(pieces[0]) in names:
+        pieces = pieces[2:]
+    return "".join(pieces).strip()
+
+
+def _looks_like_site(part: str, names: set[str]) -> bool:
+    k = _key(part)
+    if not k:
+        return True
+    for n in names:
+        if n and (n in k or k in n) and len(k.split()) <= 6:
+            return True
+    return bool(re.fullmatch(r"[\w.-]+\.(com|in|org|net|co\.uk|co|news|tv)", part.strip(), re.I))
+
+
+def clean_author(names: Iterable[str], publisher_names: Iterable[str | None]) -> str | None:
+    banned = {_key(p) for p in publisher_names if p}
+    out: list[str] = []
+    for raw in names:
+        for name in re.split(r"\s*(?:,|\band\b|&|\|)\s*", raw):
+            name = normalise_inline(re.sub(r"^(by|written by|reported by)\s+", "", name,
+                                           flags=re.I))
+            k = _key(name)
+            if (not k or k in banned or any(b and b in k for b in banned)
+                    or name.startswith("http") or len(name) > 80 or k in {_key(o) for o in out}):
+                continue
+            out.append(name)
+    return ", ".join(out) or None
+
+
+# -- body --------------------------------------------------------------------
+
+_INLINE_HTML = {"#b": "strong", "#i": "em", "#u": "u", "#t": "code"}
+
+
+def _inline_html(el: Any) -> str:
+    """Sanitisable HTML for the inline content of a trafilatura element."""
+    parts = [htmllib.escape(el.text or "", quote=False)]
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        inner = _inline_html(child)
+        if tag == "hi":
+            name = _INLINE_HTML.get(child.get("rend", ""), "")
+            parts.append(f"<{name}>{inner}</{name}>" if name else inner)
+        elif tag == "ref" and child.get("target", "").startswith(("http://", "https://")):
+            href = htmllib.escape(child.get("target"), quote=True)
+            parts.append(f'<a href="{href}">{inner}</a>')
+        elif tag == "lb":
+            parts.append(" ")
+        else:
+            parts.append(inner)
+        parts.append(htmllib.escape(child.tail or "", quote=False))
+    return "".join(parts)
+
+
+def _text_of(el: Any) -> str:
+    return normalise_inline(" ".join(t for t in el.itertext()) if el.tag == "lb"
+                            else "".join(el.itertext()))
+
+
+class Block:
+    __slots__ = ("html", "kind", "text")
+
+    def __init__(self, kind: str, text: str, html: str) -> None:
+        self.kind, self.text, self.html = kind, text, html
+
+
+def _blocks(body: Any) -> list[Block]:
+    out: list[Block] = []
+    for el in body:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag == "head":
+            text = _text_of(el)
+            if text:
+                level = {"h1": "h2", "h2": "h2", "h3": "h3"}.get(el.get("rend", ""), "h3")
+                out.append(Block(level, text, f"<{level}>{_inline_html(el).strip()}</{level}>"))
+        elif tag == "list":
+            for item in el.iter("item"):
+                text = _text_of(item)
+                if text:
+                    out.append(Block("li", text, f"<li>{_inline_html(item).strip()}</li>"))
+        elif tag == "quote":
+            inner = _blocks(el) if len(el) and any(c.tag in ("p", "list") for c in el) else []
+            if inner:
+                for b in inner:
+                    out.append(Block("quote", b.text, f"<blockquote>{b.html}</blockquote>"))
+            else:
+                text = _text_of(el)
+                if text:
+                    out.append(Block("quote", text,
+                                     f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>"))
+        elif tag == "table":
+            for row in el.iter("row"):
+                cells = [_text_of(c) for c in row.iter("cell")]
+                text = " | ".join(c for c in cells if c)
+                if text:
+                    out.append(Block("p", text, f"<p>{htmllib.escape(text)}</p>"))
+        elif tag in ("graphic", "lb"):
+            continue
+        else:
+            text = _text_of(el)
+            if text:
+                out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
+    return out
+
+
+def clean_blocks(blocks: list[Block], title: str | None,
+                 publisher_names: Iterable[str | None] = ()) -> list[Block]:
+    """Drop a repeated headline, promotional lines, bylines and duplicate paragraphs."""
+    title_key = _key(title or "")
+    seen: set[str] = set()
+    out: list[Block] = []
+    for i, b in enumerate(blocks):
+        k = _key(b.text)
+        if not k:
+            continue
+        if i < 3 and title_key and k == title_key:
+            continue
+        if _PROMO.match(b.text):
+            continue
+        if i < 4 and len(b.text) < 90 and _BYLINE.match(b.text):
+            continue
+        if k in seen and len(k) > 0:
+            continue
+        seen.add(k)
+        out.append(b)
+    # a trailing subheading with nothing after it is a leftover of a related-links box
+    while out and out[-1].kind in ("h2", "h3"):
+        out.pop()
+    return out
+
+
+def _render(blocks: list[Block]) -> tuple[str, str]:
+    text = "\n\n".join(b.text for b in blocks)
+    parts: list[str] = []
+    in_list = False
+    for b in blocks:
+        if b.kind == "li" and not in_list:
+            parts.append("<ul>")
+            in_list = True
+        elif b.kind != "li" and in_list:
+            parts.append("</ul>")
+            in_list = False
+        parts.append(b.html)
+    if in_list:
+        parts.append("</ul>")
+    return text, sanitize_html("\n".join(parts))
+
+
+def sanitize_html(markup: str) -> str:
+    """nh3 with the small tag set tidings renders; only http(s) and mailto links."""
+    return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
+
+
+def html_to_text(markup: str | None) -> str:
+    """Plain text of a feed's HTML summary or content, paragraphs kept."""
+    if not markup or not markup.strip():
+        return ""
+    try:
+        frag = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return normalise_text(re.sub(r"<[^>]+>", " ", markup))
+    for bad in frag.xpath(".//script|.//style"):
+        bad.drop_tree()
+    for br in frag.xpath(".//br"):
+        br.tail = "\n\n" + (br.tail or "")
+    blocks = []
+    for el in frag.xpath(".//p|.//h1|.//h2|.//h3|.//h4|.//li|.//blockquote"):
+        el.tail = "\n\n" + (el.tail or "")
+    blocks.append(frag.text_content())
+    return normalise_text("".join(blocks))
+
+
+# -- language ----------------------------------------------------------------
+
+def detect_language(text: str, hint: str | None = None) -> str | None:
+    """ISO 639-1 code from the text (py3langid); the hint is used when text is too short."""
+    sample = text[:2000]
+    if len(sample) < 40:
+        return (hint or "").split("-")[0].lower() or None
+    import py3langid
+
+    lang, _score = py3langid.classify(sample)
+    return str(lang)
+
+
+# -- the stage ---------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+
+
+def decode_html(body: bytes, declared: str | None = None) -> str:
+    """Bytes -> text: BOM, then the HTTP charset, then ``<meta charset>``, then UTF-8,
+    then charset_normalizer's guess. Undecodable bytes become U+FFFD, never an error."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
+                       (b"\xfe\xff", "utf-16-be")):
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace")
+    candidates = [declared]
+    m = _META_CHARSET.search(body[:8192])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    for codec in candidates:
+        if not codec:
+            continue
+        codec = codec.strip().lower()
+        if codec in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+            codec = "cp1252"  # what browsers do
+        try:
+            return body.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    if best is not None:
+        return body.decode(best.encoding, errors="replace")
+    return body.decode("utf-8", errors="replace")
+
+
+def _parse_html(page: bytes | str, declared: str | None = None) -> Any:
+    text = page if isinstance(page, str) else decode_html(page, declared)
+    text = _XML_DECL.sub("", text, count=1)
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as e:
+        raise ValueError(f"unreadable HTML: {e}") from e
+
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
+            publisher: str | None = None, charset: str | None = None) -> Extracted:
+    """Extract one article page. Never raises for bad pages: ``ok`` and ``reason`` say."""
+    try:
+        tree = _parse_html(page, charset)
+    except ValueError as e:
+        return _empty(entry, publisher, str(e))
+    meta = PageMeta(tree, url)
+    site = meta.site_name()
+    names = [site, publisher]
+    doc = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, favor_precision=True, with_metadata=True,
+        include_formatting=True, include_links=True, include_tables=True,
+    )
+    candidates = meta.headline_candidates()
+    if doc is not None and doc.title:
+        candidates.append(doc.title)
+    if entry is not None and entry.title:
+        candidates.append(html_to_text(entry.title))
+    title = next((clean_title(c, names) for c in candidates if clean_title(c, names)), None)
+
+    blocks = clean_blocks(_blocks(doc.body), title, names) if doc is not None and doc.body is not None else []
+    text, body_html = _render(blocks)
+    author = clean_author(meta.authors() or ([doc.author] if doc is not None and doc.author else []),
+                         names)
+    published = meta.published()
+    if published is None and doc is not None and doc.date:
+        published = parse_datetime(doc.date)
+    if entry is not None and entry.published_at is not None and (
+        published is None or (published.hour == 0 and published.minute == 0
+                              and published.date() == entry.published_at.date())
+    ):
+        published = entry.published_at
+    image = meta.image() or (doc.image if doc is not None else None) or (entry.image if entry else None)
+    canonical = meta.canonical or meta.meta.get("og:url") or None
+    lang_hint = meta.html_lang or (entry.language if entry else None)
+    ok = len(text) >= MIN_BODY_CHARS
+    return Extracted(
+        title=title, text=text, html=body_html, author=author,
+        published_at=published, updated_at=meta.modified(),
+        language=detect_language(text or title or "", lang_hint),
+        image=image, site_name=site, canonical_url=canonical,
+        description=meta.meta.get("og:description") or meta.meta.get("description"),
+        ok=ok, reason=None if ok else (
+            "no article body found on the page" if not text
+            else f"body too short ({len(text)} characters)"),
+    )
+
+
+def _empty(entry: Entry | None, publisher: str | None, reason: str) -> Extracted:
+    title = clean_title(entry.title, [publisher]) if entry and entry.title else None
+    return Extracted(title=title, text="", html="", ok=False, reason=reason)
+
+
+def from_feed(entry: Entry, publisher: str | None = None) -> Extracted:
+    """The fallback when the page gives nothing: the feed's own content or summary."""
+    markup = entry.content or entry.summary or ""
+    text = html_to_text(markup)
+    title = clean_title(html_to_text(entry.title), [publisher]) if entry.title else None
+    blocks = [Block("p", p, f"<p>{htmllib.escape(p)}</p>") for p in text.split("\n\n") if p]
+    blocks = clean_blocks(blocks, title, [publisher])
+    text, body_html = _render(blocks)
+    return Extracted(
+        title=title, text=text, html=body_html, author=entry.author,
+        published_at=entry.published_at, updated_at=entry.updated_at,
+        language=detect_language(text or title or "", entry.language), image=entry.image,
+        ok=bool(text), reason=None if text else "the feed entry has no text",
+    )

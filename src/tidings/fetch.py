@@ -1,0 +1,307 @@
+"""HTTP fetching: the one place where tidings opens connections.
+
+Every outgoing request (feeds, article pages, discovery, robots.txt) goes
+through ``Fetcher.get``. It applies, in one place:
+
+- the address guard: only http/https; the host's addresses are checked *at
+  connect time* by ``GuardedResolver`` (so a DNS answer that changes between
+  check and connect cannot slip through) and IP-literal hosts are checked
+  before any connection; every redirect hop is checked again;
+- a total deadline per request (body included), a connect deadline;
+- a maximum body size after decompression (gzip, deflate and brotli are
+  accepted), so a gzip bomb stops at the limit;
+- a capped number of redirects, followed by hand so each hop is guarded;
+- conditional GET (``If-None-Match`` / ``If-Modified-Since``): a 304 comes
+  back as ``Response.not_modified`` with no body;
+- a descriptive User-Agent, a global and a per-host connection limit.
+
+aiohttp is the client because it was measured ~10x cheaper per request than
+httpx's AsyncClient on this kind of machine (see the ingestion issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from multidict import CIMultiDictProxy
+
+from tidings.config import Settings
+from tidings.errors import (
+    BlockedAddress,
+    ConnectError,
+    EmptyBody,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    InvalidURL,
+    TooLarge,
+    TooManyRedirects,
+)
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def is_public_address(address: str) -> bool:
+    """True when the IP address is globally routable (not loopback, private, ...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            return is_public_address(str(mapped))
+        if ip.teredo:
+            return False
+    return bool(
+        ip.is_global
+        and not ip.is_multicast
+        and not ip.is_reserved
+        and not ip.is_loopback
+        and not ip.is_link_local
+        and not ip.is_private
+        and not ip.is_unspecified
+    )
+
+
+def check_url(url: str, *, allow_private: bool = False) -> str:
+    """Refuse URLs tidings must not fetch; returns the URL unchanged when it is fine."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:
+        raise InvalidURL(f"not a URL: {url!r}") from e
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise InvalidURL(f"scheme {scheme or '(none)'!r} is not allowed, only http and https: {url}")
+    host = parts.hostname
+    if not host:
+        raise InvalidURL(f"URL has no host: {url}")
+    if parts.username or parts.password:
+        raise InvalidURL(f"URL carries credentials, refused: {url}")
+    if not allow_private:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if ip is not None and not is_public_address(str(ip)):
+            raise BlockedAddress(f"address {host} is not public: {url}")
+        if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(
+            ".localhost"
+        ):
+            raise BlockedAddress(f"host {host} is loopback: {url}")
+    return url
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then drops every non-public address (unless allowed).
+
+    Because aiohttp connects to exactly the addresses the resolver returns, the
+    check and the connection use the same answer: no DNS-rebinding window.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        try:
+            results = await self._inner.resolve(host, port, family)
+        except OSError as e:
+            raise ConnectError(f"cannot resolve {host}: {e}") from e
+        if self.allow_private:
+            return results
+        public = [r for r in results if is_public_address(r["host"])]
+        if not public:
+            raise BlockedAddress(f"{host} resolves only to non-public addresses")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A completed fetch. ``body`` is decompressed; empty for a 304."""
+
+    url: str  # final URL after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed_ms: int
+    redirects: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (status, location)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        ctype = self.headers.get("content-type", "")
+        for part in ctype.split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"').lower()
+        return None
+
+    @property
+    def permanent_redirect(self) -> str | None:
+        """The new URL when every hop was a permanent redirect (301/308)."""
+        if self.redirects and all(s in (301, 308) for s, _ in self.redirects):
+            return self.url
+        return None
+
+
+def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+class Fetcher:
+    """Async HTTP client with tidings' limits. Use ``async with Fetcher(settings) as f``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.max_connections,
+            limit_per_host=self.settings.max_connections_per_host,
+            resolver=GuardedResolver(self.settings.allow_private_addresses),
+            ttl_dns_cache=300,
+            enable_cleanup_closed=True,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self.settings.user_agent,
+                     "Accept-Encoding": "gzip, deflate, br"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout),
+            auto_decompress=True,
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                  accept: str | None = None, max_bytes: int | None = None) -> Response:
+        """GET with redirects, limits and the guard; raises a ``FetchError`` subclass."""
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        deadline = self.settings.request_timeout
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._get(url, etag, last_modified, accept,
+                                       max_bytes or self.settings.max_body_bytes, started)
+        except TimeoutError as e:
+            raise FetchTimeout(f"no complete response within {deadline:g}s", url=url) from e
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None,
+                   accept: str | None, max_bytes: int, started: float) -> Response:
+        assert self._session is not None
+        headers: dict[str, str] = {}
+        if accept:
+            headers["Accept"] = accept
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        redirects: list[tuple[int, str]] = []
+        seen = {url}
+        current = url
+        while True:
+            check_url(current, allow_private=self.settings.allow_private_addresses)
+            try:
+                async with self._session.get(current, headers=headers, allow_redirects=False) as r:
+                    if r.status in REDIRECT_STATUSES and "Location" in r.headers:
+                        target = urljoin(current, r.headers["Location"])
+                        redirects.append((r.status, target))
+                        if len(redirects) > self.settings.max_redirects:
+                            raise TooManyRedirects(
+                                f"more than {self.settings.max_redirects} redirects", url=url)
+                        if target in seen:
+                            raise TooManyRedirects(f"redirect loop at {target}", url=url)
+                        seen.add(target)
+                        current = target
+                        continue
+                    if r.status == 304:
+                        return self._response(current, r, b"", started, redirects)
+                    if r.status >= 400:
+                        raise HTTPStatusError(r.status, url=current, reason=r.reason,
+                                              retry_after=_retry_after(r.headers))
+                    declared = r.content_length
+                    if declared is not None and declared > max_bytes and not r.headers.get(
+                        "Content-Encoding"
+                    ):
+                        raise TooLarge(f"body of {declared} bytes is over the limit of "
+                                       f"{max_bytes}", url=current)
+                    body = await self._read_limited(r, max_bytes, current)
+                    if not body.strip():
+                        raise EmptyBody(f"HTTP {r.status} with an empty body", url=current)
+                    return self._response(current, r, body, started, redirects)
+            except FetchError:
+                raise
+            except InvalidURL:
+                raise
+            except aiohttp.ClientConnectorError as e:
+                cause = e.os_error if isinstance(e.os_error, InvalidURL) else None
+                if cause is not None:
+                    raise cause from e
+                raise ConnectError(f"cannot connect: {e}", url=current) from e
+            except aiohttp.ClientResponseError as e:
+                raise ConnectError(f"bad response: {e.message}", url=current) from e
+            except aiohttp.ClientPayloadError as e:
+                raise ConnectError(f"broken body: {e}", url=current) from e
+            except aiohttp.ClientError as e:
+                raise ConnectError(f"{type(e).__name__}: {e}", url=current) from e
+            except (ValueError, UnicodeError) as e:
+                raise InvalidURL(f"cannot request {current}: {e}") from e
+
+    @staticmethod
+    async def _read_limited(r: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in r.content.iter_chunked(65536):
+            total += len(chunk)
+            if total > max_bytes:
+                raise TooLarge(f"body is over the limit of {max_bytes} bytes", url=url)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _response(url: str, r: aiohttp.ClientResponse, body: bytes, started: float,
+                  redirects: list[tuple[int, str]]) -> Response:
+        headers: dict[str, Any] = {k.lower(): v for k, v in r.headers.items()}
+        return Response(
+            url=url, status=r.status, headers=headers, body=body,
+            elapsed_ms=int((time.monotonic() - started) * 1000), redirects=tuple(redirects),
+        )

@@ -1,0 +1,196 @@
+"""Publishers and their feeds: adding, listing, scheduling and health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tidings.model import Feed, Source
+from tidings.store.schema import feeds, now_utc, sources
+
+
+def _source(row: Row[Any]) -> Source:
+    return Source(row.id, row.name, row.home_url, row.country, row.language)
+
+
+def _feed(row: Row[Any]) -> Feed:
+    m = row._mapping
+    return Feed(
+        id=m["id"], source_id=m["source_id"], url=m["url"], title=m["title"],
+        format=m["format"], etag=m["etag"], last_modified=m["last_modified"],
+        body_hash=m["body_hash"], status=m["status"], last_polled_at=m["last_polled_at"],
+        last_success_at=m["last_success_at"], last_error=m["last_error"],
+        last_error_at=m["last_error_at"], error_count=m["error_count"],
+        next_poll_at=m["next_poll_at"], poll_interval_s=m["poll_interval_s"],
+        source_name=m.get("source_name"),
+    )
+
+
+_FEED_COLUMNS = [*feeds.c, sources.c.name.label("source_name")]
+
+
+class SourceStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # sources ---------------------------------------------------------------
+    def add_source(self, source: Source) -> Source:
+        """Insert a publisher, or return the existing one with the same name."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == source.name)).first()
+            if row is not None:
+                changes = {
+                    k: v for k, v in (("home_url", source.home_url), ("country", source.country),
+                                      ("language", source.language))
+                    if v and getattr(row, k) is None
+                }
+                if changes:
+                    conn.execute(update(sources).where(sources.c.id == row.id).values(**changes))
+                    row = conn.execute(select(sources).where(sources.c.id == row.id)).one()
+                return _source(row)
+            new_id = conn.execute(
+                insert(sources).values(
+                    name=source.name, home_url=source.home_url, country=source.country,
+                    language=source.language, created_at=now_utc(),
+                )
+            ).inserted_primary_key[0]
+            return Source(new_id, source.name, source.home_url, source.country, source.language)
+
+    def get_source(self, source_id: int) -> Source | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.id == source_id)).first()
+        return _source(row) if row else None
+
+    def list_sources(self) -> list[Source]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.name)).all()
+        return [_source(r) for r in rows]
+
+    def count_sources(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(sources)).scalar_one())
+
+    # feeds -----------------------------------------------------------------
+    def add_feed(self, source_id: int, url: str, *, title: str | None = None,
+                 format: str | None = None, poll_interval_s: int = 900) -> tuple[Feed, bool]:
+        """Add a feed; returns (feed, created). An existing URL is returned unchanged."""
+        existing = self.get_feed_by_url(url)
+        if existing is not None:
+            return existing, False
+        now = now_utc()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(feeds).values(
+                        source_id=source_id, url=url, title=title, format=format,
+                        status="active", poll_interval_s=poll_interval_s, next_poll_at=now,
+                        error_count=0, entries_seen=0, created_at=now,
+                    )
+                )
+        except IntegrityError:  # added concurrently by another process
+            pass
+        feed = self.get_feed_by_url(url)
+        assert feed is not None
+        return feed, True
+
+    def get_feed(self, feed_id: int) -> Feed | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_FEED_COLUMNS).join(sources).where(feeds.c.id == feed_id)
+            ).first()
+        return _feed(row) if row else None
+
+    def get_feed_by_url(self, url: str) -> Feed | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_FEED_COLUMNS).join(sources).where(feeds.c.url == url)).first()
+        return _feed(row) if row else None
+
+    def list_feeds(self, source_id: int | None = None) -> list[Feed]:
+        q = select(*_FEED_COLUMNS).join(sources).order_by(sources.c.name, feeds.c.url)
+        if source_id is not None:
+            q = q.where(feeds.c.source_id == source_id)
+        with self.engine.connect() as conn:
+            return [_feed(r) for r in conn.execute(q).all()]
+
+    def due_feeds(self, now: datetime | None = None, limit: int | None = None) -> list[Feed]:
+        """Feeds whose next poll is due, soonest first (retired feeds never)."""
+        now = now or now_utc()
+        q = (
+            select(*_FEED_COLUMNS).join(sources)
+            .where(feeds.c.status != "retired")
+            .where((feeds.c.next_poll_at.is_(None)) | (feeds.c.next_poll_at <= now))
+            .order_by(feeds.c.next_poll_at)
+        )
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [_feed(r) for r in conn.execute(q).all()]
+
+    def next_due_at(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(feeds.c.next_poll_at)).where(feeds.c.status != "retired")
+            ).scalar_one_or_none()
+
+    def record_success(self, feed_id: int, *, next_poll_at: datetime, poll_interval_s: int,
+                       etag: str | None, last_modified: str | None, body_hash: str | None,
+                       title: str | None = None, format: str | None = None,
+                       new_entries: int = 0, url: str | None = None) -> None:
+        now = now_utc()
+        values: dict[str, Any] = dict(
+            last_polled_at=now, last_success_at=now, error_count=0, status="active",
+            next_poll_at=next_poll_at, poll_interval_s=poll_interval_s,
+            etag=etag, last_modified=last_modified, body_hash=body_hash,
+            entries_seen=feeds.c.entries_seen + new_entries,
+        )
+        if title:
+            values["title"] = title
+        if format:
+            values["format"] = format
+        if url:
+            values["url"] = url
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+    def record_error(self, feed_id: int, error: str, *, next_poll_at: datetime,
+                     status: str | None = None) -> None:
+        now = now_utc()
+        values: dict[str, Any] = dict(
+            last_polled_at=now, last_error=error[:2000], last_error_at=now,
+            error_count=feeds.c.error_count + 1, next_poll_at=next_poll_at,
+        )
+        if status:
+            values["status"] = status
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+    def set_feed_status(self, feed_id: int, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(status=status))
+
+    def delete_feed(self, feed_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(feeds.delete().where(feeds.c.id == feed_id))
+
+    def reschedule_all(self, when: datetime | None = None) -> None:
+        """Make every non-retired feed due (used by `tidings fetch --all`)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(feeds).where(feeds.c.status != "retired")
+                .values(next_poll_at=when or now_utc() - timedelta(seconds=1))
+            )
+
+    def feeds_for_sources(self, source_ids: Sequence[int]) -> dict[int, list[Feed]]:
+        out: dict[int, list[Feed]] = {i: [] for i in source_ids}
+        if not source_ids:
+            return out
+        with self.engine.connect() as conn:
+            for row in conn.execute(
+                select(*_FEED_COLUMNS).join(sources).where(feeds.c.source_id.in_(source_ids))
+            ):
+                out[row.source_id].append(_feed(row))
+        return out
