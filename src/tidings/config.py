@@ -46,6 +46,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_redirects", 5, int, "Most redirects followed for one request."),
     Option("max_connections", 64, int, "Most HTTP connections open at once."),
     Option("max_connections_per_host", 4, int, "Most HTTP connections open to one host."),
+    Option("request_spacing", 1.0, float,
+           "Least seconds between the starts of two requests to the same host "
+           "(a robots.txt Crawl-delay can raise it for that host)."),
     Option("max_items_per_feed", 500, int,
            "Most entries taken from one feed document (newest first)."),
     Option("fetch_articles", True, bool,
@@ -100,6 +103,7 @@ class Settings:
     max_redirects: int = 5
     max_connections: int = 64
     max_connections_per_host: int = 4
+    request_spacing: float = 1.0
     max_items_per_feed: int = 500
     fetch_articles: bool = True
     poll_interval: int = 900

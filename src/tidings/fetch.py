@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,31 @@ from tidings.errors import (
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
+
+
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a URL host denotes, in any spelling; None for a name.
+
+    Besides dotted quads and IPv6 literals this reads the spellings that
+    ``inet_aton`` and browsers accept: decimal (``2130706433``), octal
+    (``0177.0.0.1``, ``017700000001``), hex (``0x7f.1``) and short forms
+    (``127.1``), as the WHATWG URL standard does for hosts ending in a number.
+    """
+    text = host.strip().strip("[]").rstrip(".") if host else ""
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(text):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
+    return None
 
 
 def is_public_address(address: str) -> bool:
@@ -58,6 +84,8 @@ def is_public_address(address: str) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is None and ip in _NAT64:  # 64:ff9b::/96 embeds an IPv4 address
+            mapped = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if mapped is not None:
             return is_public_address(str(mapped))
         if ip.teredo:
@@ -88,15 +116,13 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     if parts.username or parts.password:
         raise InvalidURL(f"URL carries credentials, refused: {url}")
     if not allow_private:
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            ip = None
+        ip = host_address(host)
         if ip is not None and not is_public_address(str(ip)):
             raise BlockedAddress(f"address {host} is not public: {url}")
-        if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(
-            ".localhost"
-        ):
+        if ip is None and _LEGACY_IPV4.match(host):
+            raise BlockedAddress(f"host {host} looks like a malformed IP address: {url}")
+        name = host.lower().rstrip(".")
+        if name in {"localhost", "localhost.localdomain"} or name.endswith(".localhost"):
             raise BlockedAddress(f"host {host} is loopback: {url}")
     return url
 
@@ -106,21 +132,41 @@ class GuardedResolver(AbstractResolver):
 
     Because aiohttp connects to exactly the addresses the resolver returns, the
     check and the connection use the same answer: no DNS-rebinding window.
+
+    Test hook (never set by tidings itself): ``static_hosts`` answers chosen
+    names with chosen addresses instead of asking DNS, and ``treat_as_public``
+    names addresses (say ``127.0.0.2``) the guard should accept as if they
+    were public, so a test can play a "public" server on loopback and check
+    that a redirect from it to ``127.0.0.1`` is still refused. Both default to
+    empty; ``allow_private_addresses`` stays the only production switch.
     """
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, *, static_hosts: dict[str, list[str]] | None = None,
+                 treat_as_public: frozenset[str] = frozenset()) -> None:
         self.allow_private = allow_private
+        self.static_hosts = dict(static_hosts or {})
+        self.treat_as_public = treat_as_public
         self._inner = aiohttp.ThreadedResolver()
+
+    def _allowed(self, address: str) -> bool:
+        return self.allow_private or address in self.treat_as_public or is_public_address(address)
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        try:
-            results = await self._inner.resolve(host, port, family)
-        except OSError as e:
-            raise ConnectError(f"cannot resolve {host}: {e}") from e
+        if host in self.static_hosts:
+            results: list[ResolveResult] = [
+                ResolveResult(hostname=host, host=a, port=port,
+                              family=socket.AF_INET6 if ":" in a else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST)
+                for a in self.static_hosts[host]]
+        else:
+            try:
+                results = await self._inner.resolve(host, port, family)
+            except OSError as e:
+                raise ConnectError(f"cannot resolve {host}: {e}") from e
         if self.allow_private:
             return results
-        public = [r for r in results if is_public_address(r["host"])]
+        public = [r for r in results if self._allowed(r["host"])]
         if not public:
             raise BlockedAddress(f"{host} resolves only to non-public addresses")
         return public
@@ -184,15 +230,40 @@ def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
 class Fetcher:
     """Async HTTP client with tidings' limits. Use ``async with Fetcher(settings) as f``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, resolver: GuardedResolver | None = None) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._resolver = resolver
+        # per-host politeness: the earliest loop time the next request may start,
+        # and a host's own spacing when it asked for more (robots.txt Crawl-delay)
+        self._next_slot: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+
+    def set_host_delay(self, host: str, seconds: float) -> None:
+        """Space requests to ``host`` at least ``seconds`` apart (e.g. a Crawl-delay)."""
+        self._host_delay[host.lower()] = max(0.0, min(float(seconds), 60.0))
+
+    def host_delay(self, host: str) -> float:
+        return max(self.settings.request_spacing, self._host_delay.get(host.lower(), 0.0))
+
+    async def _wait_turn(self, url: str) -> None:
+        """Per-host request spacing: reserve the host's next slot, then sleep until it."""
+        host = (urlsplit(url).hostname or "").lower()
+        delay = self.host_delay(host)
+        if delay <= 0 or not host:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot.get(host, 0.0))
+        self._next_slot[host] = slot + delay
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
             limit=self.settings.max_connections,
             limit_per_host=self.settings.max_connections_per_host,
-            resolver=GuardedResolver(self.settings.allow_private_addresses),
+            resolver=self._resolver or GuardedResolver(self.settings.allow_private_addresses),
             ttl_dns_cache=300,
             enable_cleanup_closed=True,
         )
@@ -217,6 +288,8 @@ class Fetcher:
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         deadline = self.settings.request_timeout
+        check_url(url, allow_private=self.settings.allow_private_addresses)
+        await self._wait_turn(url)  # politeness wait is not part of the request's deadline
         started = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
@@ -258,10 +331,8 @@ class Fetcher:
                     if r.status >= 400:
                         raise HTTPStatusError(r.status, url=current, reason=r.reason,
                                               retry_after=_retry_after(r.headers))
-                    declared = r.content_length
-                    if declared is not None and declared > max_bytes and not r.headers.get(
-                        "Content-Encoding"
-                    ):
+                    declared = r.content_length  # compressed size when Content-Encoding is set
+                    if declared is not None and declared > max_bytes:
                         raise TooLarge(f"body of {declared} bytes is over the limit of "
                                        f"{max_bytes}", url=current)
                     body = await self._read_limited(r, max_bytes, current)
