@@ -49,15 +49,24 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _PROMO = re.compile(
     r"""^(
         (also\s+(read|watch|see|check\s+out)|read\s+(also|more|next)|must\s+read|don'?t\s+miss
-         |recommended(\s+stories)?|related(\s+(news|stories|articles|coverage))?|trending(\s+now)?
-         |watch(\s+video)?|click\s+here|(catch|get)\s+(all|the\s+latest))\b\s*[:|\-–—]
+         |see\s+more|more\s+from|recommended(\s+(stories|videos?))?
+         |related(\s+(news|stories|articles|coverage|links?))?|trending(\s+now)?
+         |watch(\s+video)?|click\s+here|(catch|get)\s+(all|the\s+latest)
+         |(यह|ये|इसे)\s+भी\s+(पढ़ें|पढ़े|देखें))\b\s*([:|\-–—]|$)
       |follow\s+(us|[\w\s]{1,30})\s+on\s+(google\s+news|twitter|x|facebook|instagram|whatsapp
                                          |telegram|youtube|linkedin)
+      |follow\s+@\w+
       |(join|subscribe\s+to)\s+(our|the)\s+[\w\s]{0,30}(channel|newsletter)
+      |sign\s+up\s+(for|to)\s+(our|the|\w+['’]s)?\s*[\w\s]{0,40}newsletter
+      |get\s+the\s+latest\b.{0,60}\binbox
+      |have\s+a\s+(news\s+)?tip\b
+      |(email|write\s+to|contact)\s+[\w .'’-]{2,60}\s+at\s+\S+@
       |(download|get)\s+the\s+[\w\s]{1,30}\s+app
-      |(tags|topics|also\s+read|read\s+more)\s*:?\s*$
+      |(tags|topics|also\s+read|read\s+more|categories|categorias|comments?|order\s+reprints
+         |print\s+article|text\s+size|share\s+this(\s+(article|story))?)\s*:?\s*$
       |(tags|topics)\s*:
       |share\s+(this|on)\s*(article|story|:)?\s*(facebook|twitter|whatsapp|$)
+      |tell\s+us\s+what\s+you\s+think
       |(first\s+published|published|updated|last\s+updated)\s*(on|:)\s*\w+\s+\d
       |(image|photo|picture|video)\s*(credit|courtesy|source)?\s*:
       |advertisement$|story\s+continues\s+below
@@ -414,10 +423,29 @@ def clean_blocks(blocks: list[Block], title: str | None,
             continue
         seen.add(k)
         out.append(b)
-    # a trailing subheading with nothing after it is a leftover of a related-links box
-    while out and out[-1].kind in ("h2", "h3"):
-        out.pop()
-    return out
+    return _trim_link_lists(out)
+
+
+LINK_LIST_KINDS = ("p", "h2", "h3")
+_SENTENCE_END = re.compile(r"[.!?;:…。！？।\"”’»)\]]$")
+
+
+def _headline_like(b: Block) -> bool:
+    return b.kind in LINK_LIST_KINDS and len(b.text) < 120 and not _SENTENCE_END.search(b.text)
+
+
+def _trim_link_lists(blocks: list[Block]) -> list[Block]:
+    """Drop a run of two or more headline-like lines at the end of the body (a
+    related-stories box: short lines with no sentence end), and a subheading
+    left with nothing after it."""
+    end = len(blocks)
+    while end and _headline_like(blocks[end - 1]):
+        end -= 1
+    if len(blocks) - end >= 2 and end > 0:
+        blocks = blocks[:end]
+    while blocks and blocks[-1].kind in ("h2", "h3"):
+        blocks = blocks[:-1]
+    return blocks
 
 
 _MARKUP_SOURCES = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "pre")
