@@ -171,3 +171,12 @@ class Entity:
     name: str
     aliases: tuple[str, ...] = field(default_factory=tuple)
     code: str | None = None  # ISO code for countries
+
+
+ATTRIBUTION = ("This story is auto aggregated by a computer programme and has not been created "
+               "or edited by {site}. Publisher: {publisher}")
+
+
+def attribution(site_name: str, publisher: str) -> str:
+    """The line shown with every aggregated article."""
+    return ATTRIBUTION.format(site=site_name, publisher=publisher)

@@ -1,0 +1,305 @@
+"""The runner: polls due feeds and takes each new entry through the stages.
+
+Data flow for one poll (numbers as in docs/ARCHITECTURE.md):
+
+1. ``store.sources.due_feeds()`` picks the feeds whose next poll is due;
+2. ``Fetcher.get`` fetches each feed with its validators (a 304 ends here);
+3. ``parse_feed`` turns the body into entries (an unchanged body hash skips it);
+4. entries whose URL is already stored are dropped;
+5. each new entry's page is fetched and ``extract`` pulls out the article,
+   falling back to the feed's own text (``from_feed``) with the reason kept;
+6. the article is stored once per canonical URL (its own transaction);
+7. the post-store stages (dedup, clustering, enrichment) run on it;
+8. the feed's health and next poll time are recorded.
+
+A failure on one feed or article is recorded and the run goes on; only an
+unexpected exception (a bug) or a database failure stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from tidings.config import Settings
+from tidings.errors import FetchError, HTTPStatusError, InvalidURL, ParseError, TidingsError
+from tidings.extract import extract, from_feed
+from tidings.fetch import Fetcher, Response
+from tidings.model import Article, Entry, Extracted, Feed, ParsedFeed
+from tidings.parse import parse_feed
+from tidings.store import Store
+from tidings.store.schema import now_utc
+
+log = logging.getLogger(__name__)
+
+ARTICLE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src")
+
+
+def canonical_url(url: str) -> str:
+    """Placeholder canonical form: lower-case scheme and host, no fragment or tracking params."""
+    parts = urlsplit(url.strip())
+    query = "&".join(p for p in parts.query.split("&")
+                     if p and not p.lower().startswith(_TRACKING_PREFIXES))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+@dataclass(slots=True)
+class FeedResult:
+    """What happened to one feed in one poll."""
+
+    feed_id: int
+    url: str
+    outcome: str  # new, not_modified, unchanged, error
+    error: str | None = None
+    entries: int = 0
+    new_articles: int = 0
+    fallbacks: int = 0
+
+
+@dataclass(slots=True)
+class RunSummary:
+    results: list[FeedResult] = field(default_factory=list)
+
+    @property
+    def feeds(self) -> int:
+        return len(self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.outcome == "error" for r in self.results)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(r.outcome in ("not_modified", "unchanged") for r in self.results)
+
+    @property
+    def new_articles(self) -> int:
+        return sum(r.new_articles for r in self.results)
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(r.fallbacks for r in self.results)
+
+
+def next_poll(settings: Settings, feed: Feed, *, error: bool,
+              retry_after: float | None = None) -> tuple[datetime, int]:
+    """When to poll again and the interval to remember (a placeholder for the scheduler)."""
+    now = now_utc()
+    interval = feed.poll_interval_s or settings.poll_interval
+    if retry_after:
+        return now + timedelta(seconds=max(retry_after, settings.min_poll_interval)), interval
+    if error:
+        backoff = min(settings.max_poll_interval,
+                      settings.min_poll_interval * 2 ** min(feed.error_count, 10))
+        backoff *= random.uniform(0.8, 1.2)
+        return now + timedelta(seconds=backoff), interval
+    return now + timedelta(seconds=interval), interval
+
+
+def content_hash(text: str) -> str | None:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
+
+
+ProgressCallback = Callable[[FeedResult], None]
+
+
+class Pipeline:
+    """Runs the stages for due feeds. One instance per process; cheap to create."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # -- feeds -----------------------------------------------------------------
+    async def poll_due(self, *, on_feed: ProgressCallback | None = None,
+                       feeds: Sequence[Feed] | None = None) -> RunSummary:
+        """Poll every due feed once (or the given feeds), concurrently."""
+        due = list(feeds) if feeds is not None else self.store.sources.due_feeds()
+        summary = RunSummary()
+        if not due:
+            return summary
+        limit = asyncio.Semaphore(max(1, self.settings.max_connections // 2))
+        async with Fetcher(self.settings) as fetcher:
+
+            async def one(feed: Feed) -> None:
+                async with limit:
+                    result = await self.poll_feed(fetcher, feed)
+                summary.results.append(result)
+                if on_feed is not None:
+                    on_feed(result)
+
+            await asyncio.gather(*(one(f) for f in due))
+        return summary
+
+    async def poll_feed(self, fetcher: Fetcher, feed: Feed) -> FeedResult:
+        """Fetch, parse and ingest one feed; every failure ends as a recorded error."""
+        assert feed.id is not None
+        started = now_utc()
+        try:
+            response = await fetcher.get(feed.url, etag=feed.etag,
+                                         last_modified=feed.last_modified, accept=FEED_ACCEPT)
+        except (FetchError, InvalidURL) as e:
+            return self._feed_failed(feed, e, started)
+        self.store.attempts.record(kind="feed", url=feed.url, feed_id=feed.id, started_at=started,
+                                   ok=True, status_code=response.status,
+                                   elapsed_ms=response.elapsed_ms, size=len(response.body))
+        new_url = response.permanent_redirect
+        if new_url and self.store.sources.get_feed_by_url(new_url) is not None:
+            new_url = None  # another feed already has that URL; keep ours
+        if response.not_modified:
+            when, interval = next_poll(self.settings, feed, error=False)
+            self.store.sources.record_success(
+                feed.id, next_poll_at=when, poll_interval_s=interval, etag=feed.etag,
+                last_modified=feed.last_modified, body_hash=feed.body_hash, url=new_url)
+            return FeedResult(feed.id, feed.url, "not_modified")
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if body_hash == feed.body_hash:
+            when, interval = next_poll(self.settings, feed, error=False)
+            self.store.sources.record_success(
+                feed.id, next_poll_at=when, poll_interval_s=interval, etag=etag,
+                last_modified=last_modified, body_hash=body_hash, url=new_url)
+            return FeedResult(feed.id, feed.url, "unchanged")
+        try:
+            parsed = parse_feed(response.body, response.url, content_type=response.content_type,
+                                max_items=self.settings.max_items_per_feed)
+        except ParseError as e:
+            return self._feed_failed(feed, e, started, record_attempt=False)
+        result = FeedResult(feed.id, feed.url, "new", entries=len(parsed.entries))
+        await self.ingest(fetcher, feed, parsed, result)
+        when, interval = next_poll(self.settings, feed, error=False)
+        self.store.sources.record_success(
+            feed.id, next_poll_at=when, poll_interval_s=interval, etag=etag,
+            last_modified=last_modified, body_hash=body_hash, title=parsed.title,
+            format=parsed.format, new_entries=result.new_articles, url=new_url)
+        return result
+
+    def _feed_failed(self, feed: Feed, error: TidingsError, started: datetime, *,
+                     record_attempt: bool = True) -> FeedResult:
+        assert feed.id is not None
+        message = f"{type(error).__name__}: {error}"
+        status = error.status if isinstance(error, HTTPStatusError) else None
+        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        log.warning("feed %s failed: %s", feed.url, message)
+        if record_attempt:
+            self.store.attempts.record(kind="feed", url=feed.url, feed_id=feed.id,
+                                       started_at=started, ok=False, status_code=status,
+                                       error=message)
+        new_status = None
+        if status == 410:
+            new_status = "retired"
+        elif feed.error_count + 1 >= self.settings.park_after_errors:
+            new_status = "parked"
+        when, _ = next_poll(self.settings, feed, error=True, retry_after=retry_after)
+        if new_status == "parked":
+            when = now_utc() + timedelta(seconds=self.settings.max_poll_interval)
+        self.store.sources.record_error(feed.id, message, next_poll_at=when, status=new_status)
+        return FeedResult(feed.id, feed.url, "error", error=message)
+
+    # -- articles ----------------------------------------------------------------
+    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
+                     result: FeedResult) -> None:
+        """Fetch, extract and store the entries of ``parsed`` that are not stored yet."""
+        links: dict[str, Entry] = {}
+        for entry in parsed.entries:
+            link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http")
+                                  else None)
+            if link and link not in links:
+                links[link] = entry
+        known = self.store.articles.known_urls(
+            [*links, *(canonical_url(u) for u in links)])
+        todo = [(u, e) for u, e in links.items() if u not in known and canonical_url(u) not in known]
+        limit = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
+
+        async def one(url: str, entry: Entry) -> None:
+            async with limit:
+                article = await self.fetch_article(fetcher, feed, url, entry)
+            if article is None:
+                return
+            article_id = self.store.articles.insert(article)
+            if article_id is None:
+                return
+            result.new_articles += 1
+            if article.extraction != "page":
+                result.fallbacks += 1
+            self.after_store(article_id)
+
+        await asyncio.gather(*(one(u, e) for u, e in todo))
+
+    async def fetch_article(self, fetcher: Fetcher, feed: Feed, url: str,
+                            entry: Entry) -> Article | None:
+        """The article for one entry: the page's extraction, or the feed's text with a reason."""
+        publisher = feed.source_name or urlsplit(url).hostname or "unknown"
+        page: Response | None = None
+        reason: str | None = None
+        extracted: Extracted | None = None
+        started = now_utc()
+        if self.settings.fetch_articles:
+            try:
+                page = await fetcher.get(url, accept=ARTICLE_ACCEPT)
+            except (FetchError, InvalidURL) as e:
+                reason = f"page fetch failed: {type(e).__name__}: {e}"
+                self.store.attempts.record(
+                    kind="article", url=url, feed_id=feed.id, started_at=started, ok=False,
+                    status_code=e.status if isinstance(e, HTTPStatusError) else None,
+                    error=str(e))
+            else:
+                self.store.attempts.record(kind="article", url=url, feed_id=feed.id,
+                                           started_at=started, ok=True, status_code=page.status,
+                                           elapsed_ms=page.elapsed_ms, size=len(page.body))
+                extracted = await asyncio.to_thread(
+                    extract, page.body, page.url, entry=entry, publisher=publisher,
+                    charset=page.charset)
+                if not extracted.ok:
+                    reason = f"extraction: {extracted.reason}"
+        else:
+            reason = "article fetching is turned off (fetch_articles=false)"
+        final_url = page.url if page is not None else url
+        fallback = from_feed(entry, publisher)
+        if extracted is not None and extracted.ok:
+            chosen, how = extracted, "page"
+        elif fallback.ok:
+            chosen, how = fallback, "feed"
+        else:
+            chosen, how = fallback, "none"
+            reason = (reason or "") + "; the feed entry has no text either"
+        title = chosen.title or (extracted.title if extracted else None) or fallback.title
+        if not title:
+            title = final_url
+        canonical = canonical_url(final_url)
+        if extracted is not None and extracted.canonical_url:
+            candidate = canonical_url(extracted.canonical_url)
+            if urlsplit(candidate).hostname == urlsplit(canonical).hostname:
+                canonical = candidate
+        meta = extracted if extracted is not None else fallback
+        return Article(
+            id=None, url=final_url, canonical_url=canonical, title=title,
+            text=chosen.text, html=chosen.html, publisher=publisher,
+            source_id=feed.source_id, feed_id=feed.id, feed_url=feed.url,
+            author=meta.author or entry.author,
+            published_at=meta.published_at or entry.published_at,
+            updated_at=meta.updated_at or entry.updated_at,
+            fetched_at=now_utc(), language=meta.language or chosen.language,
+            image=meta.image or entry.image, summary=entry.summary,
+            extraction=how, extraction_reason=reason, content_hash=content_hash(chosen.text),
+            categories=entry.categories,
+        )
+
+    def after_store(self, article_id: int) -> None:
+        """post-store stages: each newly stored article passes through these, in order.
+
+        Dedup, clustering and enrichment plug in here; each reads the stored
+        article and writes only the columns and tables it owns.
+        """
+        return None
+
