@@ -97,22 +97,31 @@ def score(shared: Path, predictions: dict[str, str], workdir: Path, name: str,
     return {"f1": float(f1.group(1)), "precision": float(p.group(1)), "recall": float(r.group(1))}
 
 
-def body_benchmark(shared: Path, per_doc: bool = False) -> None:
+def body_benchmark(shared: Path, per_doc: bool = False, repeat: int = 3) -> None:
     ids, pages, urls = load_bench(shared)
     contenders: list[tuple[str, Callable[[str, str], str]]] = [
         ("trafilatura favor_precision, no comments (baseline)", trafilatura_best),
         ("tidings.extract", tidings_extract),
     ]
-    print(f"article bodies: {len(ids)} pages of shared/bench/extraction, one core")
+    print(f"article bodies: {len(ids)} pages of shared/bench/extraction, one core, "
+          f"docs/s from the fastest of {repeat} interleaved rounds")
     print(f"{'extractor':<52} {'F1':>6} {'prec':>6} {'recall':>6} {'docs/s':>7}")
+    for _name, fn in contenders:  # warm up: imports, language models, caches
+        run(fn, ids[:3], pages, urls)
+    best: dict[str, float] = {}
+    preds: dict[str, dict[str, str]] = {}
+    for _ in range(repeat):  # interleaved rounds; the fastest round of each counts
+        for name, fn in contenders:
+            preds[name], seconds = run(fn, ids, pages, urls)
+            best[name] = min(seconds, best.get(name, seconds))
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
-        for name, fn in contenders:
-            preds, seconds = run(fn, ids, pages, urls)
-            s = score(shared, preds, Path(tmp), re.sub(r"\W+", "_", name), per_doc)
-            results[name] = (s, len(ids) / seconds)
+        for name, _fn in contenders:
+            s = score(shared, preds[name], Path(tmp), re.sub(r"\W+", "_", name), per_doc)
+            speed = len(ids) / best[name]
+            results[name] = (s, speed)
             print(f"{name:<52} {s['f1']:>6.4f} {s['precision']:>6.4f} {s['recall']:>6.4f} "
-                  f"{len(ids) / seconds:>7.1f}")
+                  f"{speed:>7.1f}")
     (base, base_speed), (ours, our_speed) = results.values()
     print(f"tidings - baseline: F1 {ours['f1'] - base['f1']:+.4f}, "
           f"speed x{our_speed / base_speed:.2f} (target: F1 >= 0.975, speed >= x1.00)")
@@ -163,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", help="the shared/ directory (default ../shared)")
     ap.add_argument("--per-doc", action="store_true", help="print score.py's per-page lines")
     ap.add_argument("--skip-bodies", action="store_true", help="only the metadata figures")
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds per extractor (default 3)")
     args = ap.parse_args(argv)
     shared = shared_dir(args.shared)
     if not (shared / "bench" / "extraction").is_dir():
         print(f"no benchmark data under {shared}: nothing to measure")
         return 1
     if not args.skip_bodies:
-        body_benchmark(shared, args.per_doc)
+        body_benchmark(shared, args.per_doc, max(1, args.repeat))
     metadata_benchmark(shared)
     return 0
 
