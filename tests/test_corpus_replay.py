@@ -81,7 +81,7 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
             self._send(404, b"not in the corpus", {"Content-Type": "text/plain"})
             return
         e = entries[-1]
-        etag = '"%s"' % e["sha256"][:16]
+        etag = f'"{e["sha256"][:16]}"'
         if self.headers.get("If-None-Match") == etag:
             self._send(304, b"", {"ETag": etag})
             return

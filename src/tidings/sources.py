@@ -114,12 +114,19 @@ def read_opml(data: bytes) -> list[SourceSpec]:
             continue
         name = outline.get("text") or outline.get("title") or None
         parent = outline.getparent()
-        if parent is not None and parent.tag == "outline" and not parent.get("xmlUrl"):
-            name = parent.get("text") or parent.get("title") or name
+        group = parent if parent is not None and parent.tag == "outline" and not parent.get(
+            "xmlUrl") else None
+
+        def attr(key: str, node: etree._Element = outline, grp: etree._Element | None = group) -> str:
+            value = node.get(key) or (grp.get(key) if grp is not None else None) or ""
+            return value.strip()
+
+        if group is not None:
+            name = group.get("text") or group.get("title") or name
         specs.append(SourceSpec(
-            feed_url=url, name=name, home_url=outline.get("htmlUrl") or None,
-            country=(outline.get("country") or "").upper() or None,
-            language=(outline.get("language") or "").lower() or None,
+            feed_url=url, name=name, home_url=attr("htmlUrl") or None,
+            country=attr("country").upper() or None,
+            language=attr("language").lower() or None,
             title=outline.get("title") or outline.get("text") or None,
         ))
     return specs
