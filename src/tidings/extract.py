@@ -23,11 +23,13 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+import threading
 import unicodedata
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import nh3
@@ -447,21 +449,22 @@ def is_boilerplate_line(text: str) -> bool:
 
 
 def clean_blocks(blocks: list[Block], title: str | None,
-                 publisher_names: Iterable[str | None] = ()) -> list[Block]:
+                 publisher_names: Iterable[str | None] = (),
+                 headlines: Iterable[str] = ()) -> list[Block]:
     """Drop a repeated headline, page furniture, bylines and duplicate paragraphs.
 
     A paragraph repeated right after itself, or a long one (``LONG_REPEAT``)
     repeated anywhere, is a duplicate; short lines may legitimately recur
     (an interview's questions, a recipe's steps).
     """
-    title_key = _key(title or "")
+    title_keys = {_key(t) for t in (title or "", *headlines)} - {""}
     seen: set[str] = set()
     out: list[Block] = []
     for i, b in enumerate(blocks):
         k = _key(b.text)
         if not k:
             continue
-        if i < 3 and title_key and k == title_key:
+        if i < 3 and k in title_keys:
             continue
         if is_boilerplate_line(b.text):
             continue
@@ -603,6 +606,82 @@ def html_to_text(markup: str | None) -> str:
     return normalise_text("".join(blocks))
 
 
+# -- publisher templates -----------------------------------------------------
+
+class TemplateMemory:
+    """What a publisher's pages share: paragraphs repeated across a site's pages are its template.
+
+    An aggregator reads many pages of each site. A paragraph that trafilatura
+    kept as body on ``min_pages`` *other* pages of the same host ("Also read"
+    boxes written as paragraphs, newsletter pitches, a standing disclaimer) is
+    boilerplate on the next page too. The pipeline holds one instance and
+    passes it to ``extract``; ``boilerplate`` is the decision, ``learn`` the
+    memory. Bounded: ``max_hosts`` hosts (least recently used dropped), and
+    per host ``max_keys`` paragraphs (one-off ones pruned first). Thread-safe,
+    because the pipeline extracts in worker threads.
+    """
+
+    def __init__(self, min_pages: int = 3, *, max_hosts: int = 2000, max_keys: int = 4000) -> None:
+        self.min_pages = min_pages
+        self.max_hosts = max_hosts
+        self.max_keys = max_keys
+        self._hosts: OrderedDict[str, tuple[set[str], Counter[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _where(url: str) -> tuple[str, str]:
+        parts = urlsplit(url)
+        return (parts.hostname or "").removeprefix("www."), parts.path
+
+    def boilerplate(self, url: str) -> frozenset[str]:
+        """Paragraph keys (see ``paragraph_key``) seen on at least ``min_pages`` other pages."""
+        host, path = self._where(url)
+        with self._lock:
+            entry = self._hosts.get(host)
+            if entry is None:
+                return frozenset()
+            pages, counts = entry
+            own = 1 if path in pages else 0  # a page seen before does not count against itself
+            return frozenset(k for k, n in counts.items() if n - own >= self.min_pages)
+
+    def learn(self, url: str, paragraphs: Iterable[str]) -> None:
+        """Remember the paragraphs of one page (a page already seen is not counted twice)."""
+        host, path = self._where(url)
+        if not host:
+            return
+        with self._lock:
+            entry = self._hosts.get(host)
+            if entry is None:
+                entry = self._hosts[host] = (set(), Counter())
+                while len(self._hosts) > self.max_hosts:
+                    self._hosts.popitem(last=False)
+            self._hosts.move_to_end(host)
+            pages, counts = entry
+            if path in pages:
+                return
+            pages.add(path)
+            counts.update({paragraph_key(p) for p in paragraphs} - {""})
+            if len(counts) > self.max_keys:
+                for k in [k for k, n in counts.items() if n == 1]:
+                    del counts[k]
+
+    def strip(self, url: str, blocks: list[Block]) -> list[Block]:
+        """The blocks without the host's template paragraphs, unless that leaves under half the text."""
+        known = self.boilerplate(url)
+        self.learn(url, (b.text for b in blocks))
+        if not known:
+            return blocks
+        kept = [b for b in blocks if paragraph_key(b.text) not in known]
+        if sum(len(b.text) for b in kept) * 2 < sum(len(b.text) for b in blocks):
+            return blocks
+        return kept
+
+
+def paragraph_key(text: str) -> str:
+    """A paragraph's identity for comparisons: case, punctuation and spacing aside."""
+    return _key(text)
+
+
 # -- language ----------------------------------------------------------------
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
@@ -675,7 +754,7 @@ def _words(text: str | None) -> int:
     return len(re.findall(r"\w+", text or ""))
 
 
-def _two_opinions(tree: Any, url: str) -> Any:
+def _two_opinions(tree: Any, url: str, evidence: str = "") -> Any:
     """trafilatura's body, from two of its opinions on the same parsed page.
 
     ``favor_precision`` is the better reader of most pages, but on some it keeps
@@ -690,17 +769,26 @@ def _two_opinions(tree: Any, url: str) -> Any:
     The recall opinion is only asked for when the precise one could have cut
     the body: fewer than ``SHORT_BODY_WORDS`` words, or under half the words
     of the page's ``<p>`` elements. On the benchmark every page where the
-    recall opinion won is one of those, and this skips it on 8 pages in 10.
+    recall opinion won is one of those, and this skips it on most pages.
+
+    ``evidence`` is the feed's own text for the item: when the precise opinion
+    lacks its opening words and the recall one has them, the recall one is
+    the body.
     """
     common = {"fast": True, "comments": False, "tables": True, "url": url or None,
               "output_format": "python"}
     precise = trafilatura.bare_extraction(tree, options=Extractor(precision=True, **common))
     have = _words(precise.text) if precise is not None and precise.body is not None else 0
-    if have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * _paragraph_words(tree):
+    lead = " ".join(_key(evidence).split()[:8]) if _words(evidence) >= 8 else ""
+    missing_lead = bool(lead) and lead not in _key(precise.text if precise is not None else "")
+    if (have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * _paragraph_words(tree)
+            and not missing_lead):
         return precise
     recall = trafilatura.bare_extraction(tree, options=Extractor(recall=True, **common))
     if recall is None or recall.body is None:
         return precise
+    if missing_lead and lead in _key(recall.text or ""):
+        return recall
     if precise is None or precise.body is None or have < RECALL_SWITCH * _words(recall.text):
         return recall
     return precise
@@ -711,8 +799,15 @@ def _paragraph_words(tree: Any) -> int:
 
 
 def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
-            publisher: str | None = None, charset: str | None = None) -> Extracted:
-    """Extract one article page. Never raises for bad pages: ``ok`` and ``reason`` say."""
+            publisher: str | None = None, charset: str | None = None,
+            template: TemplateMemory | None = None) -> Extracted:
+    """Extract one article page. Never raises for bad pages: ``ok`` and ``reason`` say.
+
+    ``entry`` (the feed item) lends its title, date and image where the page
+    has none, and its text is evidence of where the body is; ``template``
+    removes paragraphs the publisher repeats on every page, and learns this
+    page's.
+    """
     try:
         tree = _parse_html(page, charset)
     except ValueError as e:
@@ -720,14 +815,17 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
     meta = PageMeta(tree, url)
     site = meta.site_name()
     names = [site, publisher]
-    doc = _two_opinions(tree, url)
+    evidence = html_to_text(entry.content or entry.summary) if entry is not None else ""
+    doc = _two_opinions(tree, url, evidence)
     candidates = meta.headline_candidates()
     if entry is not None and entry.title:
         candidates.append(html_to_text(entry.title))
     title = next((clean_title(c, names) for c in candidates if clean_title(c, names)), None)
 
     blocks = _blocks(doc.body) if doc is not None and doc.body is not None else []
-    blocks = clean_blocks(blocks, title, names)
+    if template is not None:
+        blocks = template.strip(url, blocks)
+    blocks = clean_blocks(blocks, title, names, headlines=candidates)
     text, body_html = _render(_with_markup(blocks, tree, url))
     author = clean_author(meta.authors(), names)
     published = meta.published()
@@ -748,7 +846,7 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
         description=meta.meta.get("og:description") or meta.meta.get("description"),
         ok=ok, reason=None if ok else (
             "no article body found on the page" if not text
-            else f"body too short ({len(text)} characters)"),
+            else f"no article body found on the page (only {len(text)} characters of text)"),
     )
 
 
