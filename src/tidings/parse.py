@@ -112,6 +112,9 @@ def _feedparser(body: bytes, url: str, headers: dict[str, str]) -> Any:
     headers = {k.lower(): v for k, v in headers.items()}
     if url:
         headers.setdefault("content-location", url)
+        # no Content-Type known: read it as generic XML (its own declaration decides the
+        # encoding) rather than let feedparser apply HTTP's text/* defaults
+        headers.setdefault("content-type", "application/xml")
     return feedparser.parse(body, response_headers=headers, sanitize_html=True,
                             resolve_relative_uris=True)
 
