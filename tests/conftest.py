@@ -25,6 +25,8 @@ import pytest
 from tidings.config import Settings, load_settings
 from tidings.store import Store
 
+from .pg import pg_selected, pg_server, pg_url  # noqa: F401  (fixtures for PostgreSQL runs)
+
 DATA = Path(__file__).parent / "data"
 SHARED = Path(os.environ.get("TIDINGS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
@@ -158,12 +160,21 @@ def publisher_server() -> Iterator[PublisherServer]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test's database: a temp SQLite file, or with ``TIDINGS_TEST_DATABASE=postgresql``
+    a fresh PostgreSQL database (tests/pg.py); tests marked ``sqlite_only`` stay on SQLite."""
+    if pg_selected() and request.node.get_closest_marker("sqlite_only") is None:
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'tidings.db'}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     """Settings for tests: a temp SQLite file, private addresses allowed, short deadlines."""
     return load_settings(
         environ={},
         config_file=None,
-        database_url=f"sqlite:///{tmp_path / 'tidings.db'}",
+        database_url=database_url,
         allow_private_addresses=True,
         request_timeout=3.0,
         max_body_bytes=2_000_000,
@@ -181,11 +192,11 @@ def store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
+def cli_env(database_url: str) -> dict[str, str]:
     """Environment for running the `tidings` command against a temp database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     env.update({
-        "TIDINGS_DATABASE_URL": f"sqlite:///{tmp_path / 'tidings.db'}",
+        "TIDINGS_DATABASE_URL": database_url,
         "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
         "TIDINGS_REQUEST_TIMEOUT": "3",
         "TIDINGS_MAX_BODY_BYTES": "2000000",

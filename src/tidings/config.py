@@ -67,6 +67,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("load_default_sources", True, bool,
            "Load the bundled list of publishers when `tidings run` finds no sources."),
     Option("log_level", "INFO", str, "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Option("log_format", "text", str,
+           "Log line format: text (human readable) or json (one JSON object per line)."),
+    Option("worker_concurrency", 8, int,
+           "Jobs one `tidings worker` process runs at once (PostgreSQL job queue)."),
+    Option("job_lease_timeout", 60.0, float,
+           "Seconds without a worker heartbeat after which its running jobs are retried "
+           "by another worker (PostgreSQL job queue)."),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -116,6 +123,9 @@ class Settings:
     admin_token: str = ""
     load_default_sources: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"
+    worker_concurrency: int = 8
+    job_lease_timeout: float = 60.0
 
     def replace(self, **changes: Any) -> Settings:
         for name, value in changes.items():

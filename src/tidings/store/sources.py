@@ -130,6 +130,28 @@ class SourceStore:
         with self.engine.connect() as conn:
             return [_feed(r) for r in conn.execute(q).all()]
 
+    def claim_due_feeds(self, lease: timedelta, limit: int = 500) -> list[Feed]:
+        """Take due feeds for polling: their next poll moves ``lease`` ahead in the same
+        transaction, so no other scheduler takes them, and a feed whose poll is lost
+        (its worker killed) is due again when the lease runs out: never stuck.
+        PostgreSQL skips rows another scheduler is claiming (``SKIP LOCKED``)."""
+        now = now_utc()
+        q = (
+            select(feeds.c.id).where(feeds.c.status != "retired")
+            .where((feeds.c.next_poll_at.is_(None)) | (feeds.c.next_poll_at <= now))
+            .order_by(feeds.c.next_poll_at).limit(limit)
+        )
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = list(conn.execute(q).scalars())
+            if ids:
+                conn.execute(update(feeds).where(feeds.c.id.in_(ids))
+                             .values(next_poll_at=now + lease))
+            rows = conn.execute(select(*_FEED_COLUMNS).join(sources)
+                                .where(feeds.c.id.in_(ids))).all() if ids else []
+        return [_feed(r) for r in rows]
+
     def next_due_at(self) -> datetime | None:
         with self.engine.connect() as conn:
             return conn.execute(
