@@ -367,6 +367,13 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         adjacent = hit_end.get(i)
         kind = model_kinds.get(i)
         name = _join(words)
+        if (kind is None and starts[i] and len(words) >= 4 and words[1] == "of"
+                and words[-1] in _ORG_WORDS and words[0] not in _ORG_HEADS):
+            # "Shares of Kaveri Pumps Ltd": a sentence's first word is not part of the name
+            i += 2
+            words = words[2:]
+            name = _join(words)
+            adjacent = None
         if kind is None and words[-1] in _ORG_WORDS and len(words) + (adjacent is not None) >= 2:
             if adjacent is not None and adjacent[1].kind in {"country", "place"}:
                 name = _join(tokens[adjacent[0] : j])

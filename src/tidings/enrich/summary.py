@@ -60,7 +60,8 @@ def sentences(text: str) -> list[str]:
             continue
         piece = piece.strip()
         if buf:
-            last = buf.rstrip(".").rsplit(None, 1)[-1].lower() if buf.strip() else ""
+            words = buf.rstrip(".").split()
+            last = words[-1].lower() if words else ""
             if buf.endswith(".") and (last in _ABBREV or (len(last) == 1 and last.isalpha())):
                 buf = f"{buf} {piece}"
                 continue
