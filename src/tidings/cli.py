@@ -90,6 +90,10 @@ def main_callback(
     level = "DEBUG" if verbose else State.settings.log_level.upper()
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
                         handlers=[RichHandler(console=console, show_path=False)], force=True)
+    if State.settings.log_format == "json":
+        from tidings.logs import use_json_logs
+
+        use_json_logs(level)
     for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "urllib3",
                   "alembic", "readability", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -338,14 +342,36 @@ def export(
         n = 0
         try:
             for article in store.articles.iter_all():
-                handle.write(json.dumps(article_record(article, s.site_name),
-                                        default=_json_default, ensure_ascii=False) + "\n")
+                record = {**article_record(article, s.site_name),  # + the enrich stage's fields
+                          **store.entities.enrichment_of(article.id or 0)}
+                handle.write(json.dumps(record, default=_json_default, ensure_ascii=False) + "\n")
                 n += 1
         finally:
             if output:
                 handle.close()
     if output:
         console.print(f"wrote {n} articles to {output}")
+
+
+@app.command()
+@guarded
+def reenrich() -> None:
+    """Re-run enrichment (language, entities, countries, topic, keywords, summary) on every article."""
+    from tidings.enrich import Enricher, load_recogniser
+
+    s = settings()
+    with open_store() as store:
+        total = store.articles.count()
+        enricher = Enricher(recogniser=load_recogniser(s.enrich_recogniser))
+        done = 0
+        with _progress() as progress:
+            task = progress.add_task("enriching", total=total, status="")
+            for article in store.articles.iter_all():
+                if article.id is not None:
+                    store.entities.save(article.id, enricher.enrich_article(article))
+                done += 1
+                progress.update(task, advance=1, status=f"{done} articles")
+    out.print(f"enriched {done} articles")
 
 
 @app.command()
@@ -467,6 +493,59 @@ def run(
         asyncio.run(main())
     finally:
         store.close()
+
+
+@app.command()
+@guarded
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (default: the "
+                                                    "worker_concurrency setting).")] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Enqueue due feeds, work until the "
+                                        "queues are empty, then exit.")] = False,
+) -> None:
+    """Take fetch, extract and post-store jobs from the PostgreSQL job queue (any number of these)."""
+    from tidings.queue import JobQueue, libpq_url
+
+    s = settings()
+    libpq_url(s.database_url)  # a clear error on SQLite before anything starts
+    with open_store() as store:
+        stats = asyncio.run(JobQueue(s, store).work(concurrency=concurrency, burst=burst))
+    out.print(f"worker stopped: {stats.polls} feed polls, {stats.articles} articles stored, "
+              f"{stats.stalled_retried} jobs of dead workers retried")
+
+
+@app.command("migrate-db")
+@guarded
+def migrate_db(
+    source: Annotated[str, typer.Option("--from", help="Database URL to copy from, "
+                                        "e.g. sqlite:///tidings.db")],
+    target: Annotated[str, typer.Option("--to", help="Database URL to copy into, "
+                                        "e.g. postgresql://tidings@db/tidings")],
+    replace: Annotated[bool, typer.Option("--replace", help="Empty the target's tables first "
+                                          "(to redo a copy that was interrupted).")] = False,
+) -> None:
+    """Copy every row of one database into another (SQLite to PostgreSQL), then verify counts."""
+    from tidings.migrate import copy_database, counts
+
+    if source == target:
+        raise fail("--from and --to are the same database")
+    with Store(source) as src, Store(target) as dst, _progress() as progress:
+        total = sum(counts(src).values())
+        task = progress.add_task("copying rows", total=total, status="")
+
+        def on_rows(table: str, n: int) -> None:
+            progress.update(task, advance=n, status=table)
+
+        result = copy_database(src, dst, replace=replace, on_rows=on_rows)
+    table = Table(title="verification: rows per table")
+    for col in ("table", "source", "target", ""):
+        table.add_column(col)
+    for r in result:
+        table.add_row(r.table, str(r.source), str(r.target), "ok" if r.ok else "[red]MISMATCH[/]")
+    out.print(table)
+    if not all(r.ok for r in result):
+        raise fail("row counts differ between the databases")
+    out.print(f"copied {sum(r.target for r in result)} rows; every table's count matches")
 
 
 @app.command("settings")

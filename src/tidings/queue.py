@@ -51,6 +51,7 @@ from tidings.fetch import Fetcher
 from tidings.model import Entry, Feed, ParsedFeed
 from tidings.pipeline import FeedResult, Pipeline, canonical_url
 from tidings.store import Store
+from tidings.store.schema import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,12 @@ class JobQueue:
         self.stats.stalled_retried += n
         return n
 
+    async def _waiting_jobs(self) -> int:
+        """Jobs ready to run now (a retry scheduled for later does not count)."""
+        jobs = await self.app.job_manager.list_jobs_async(status="todo")
+        now = now_utc()
+        return sum(1 for j in jobs if j.scheduled_at is None or j.scheduled_at <= now)
+
     async def _maintenance(self, every: float) -> None:
         while True:
             try:
@@ -277,11 +284,18 @@ class JobQueue:
             else:
                 maintenance = asyncio.create_task(self._maintenance(max(0.5, lease / 4)))
             try:
-                await self.app.run_worker_async(
-                    queues=list(QUEUES), concurrency=concurrency or self.settings.worker_concurrency,
-                    wait=not burst, name=name, delete_jobs="successful",
-                    update_heartbeat_interval=max(0.5, lease / 4), stalled_worker_timeout=lease,
-                    install_signal_handlers=not burst, fetch_job_polling_interval=1.0)
+                while True:
+                    await self.app.run_worker_async(
+                        queues=list(QUEUES),
+                        concurrency=concurrency or self.settings.worker_concurrency,
+                        wait=not burst, name=name, delete_jobs="successful",
+                        update_heartbeat_interval=max(0.5, lease / 4),
+                        stalled_worker_timeout=lease, install_signal_handlers=not burst,
+                        fetch_job_polling_interval=1.0)
+                    # a burst worker stops when no job is fetchable; jobs waiting on a
+                    # lock held by a job that just finished may remain: go round again
+                    if not burst or not await self._waiting_jobs():
+                        break
             finally:
                 if maintenance is not None:
                     maintenance.cancel()
