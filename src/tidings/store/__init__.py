@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tidings.errors import StorageError
 from tidings.store.articles import ArticleStore
 from tidings.store.attempts import AttemptStore
+from tidings.store.search import SearchStore
 from tidings.store.sources import SourceStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -71,6 +72,7 @@ class Store:
         self.sources = SourceStore(self.engine)
         self.articles = ArticleStore(self.engine)
         self.attempts = AttemptStore(self.engine)
+        self.search = SearchStore(self.engine)
 
     @property
     def dialect(self) -> str:
