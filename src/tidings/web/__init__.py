@@ -2,8 +2,9 @@
 
 ``create_app(settings, store)`` builds a FastAPI application. HTML pages are
 server-rendered with Jinja2 and work without JavaScript; every page carries a
-strict Content-Security-Policy and no third-party requests. Routes live in
-``pages.py`` (HTML) and ``api.py`` (JSON).
+strict Content-Security-Policy and no third-party requests (images too are
+served from here, see ``pages.lead_image``). Routes live in ``pages.py``
+(HTML), ``api.py`` (JSON) and ``feeds.py`` (RSS, Atom, JSON Feed).
 """
 
 from __future__ import annotations
@@ -11,32 +12,50 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.config import Settings
 from tidings.store import Store
-from tidings.web import api, pages
+from tidings.web import api, feeds, pages
 
 HERE = Path(__file__).parent
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http:; "
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.url.path not in ("/api/docs", "/api/redoc"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+_HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY")]
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every response (plain ASGI: no per-request task overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with_csp = scope["path"] not in ("/api/docs", "/api/redoc")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = ([(b"content-security-policy", CSP.encode())] if with_csp else []) + _HEADERS
+                headers += [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
@@ -45,9 +64,11 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.templates = pages.make_templates(settings)
+    app.state.image_cache = {}
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(feeds.router)
     app.include_router(pages.router)
 
     @app.exception_handler(StarletteHTTPException)
@@ -56,5 +77,13 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             return JSONResponse({"error": {"status": exc.status_code, "message": exc.detail}},
                                 status_code=exc.status_code)
         return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": {"status": 422, "message": problems}}, status_code=422)
+        return pages.error_page(request, 400, f"Bad request: {problems}")
 
     return app

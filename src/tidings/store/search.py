@@ -1,0 +1,420 @@
+"""Read side of the reader: full-text search, and the browse queries pages need.
+
+Search uses the database's own engine: SQLite FTS5 through the
+``articles_fts`` external-content table (kept in step by triggers), and
+PostgreSQL full-text search through the generated ``articles.search``
+tsvector column (GIN-indexed). Both rank (bm25 with the headline weighted
+above the body; ``ts_rank_cd`` over weights A/B), both understand phrases in
+double quotes and ``-word`` exclusions, and both return a highlighted snippet.
+
+The FTS5 query syntax is rich and unforgiving (``AND``, ``NEAR``, column
+filters, ``*``), so user input is never passed through: ``parse_query``
+turns it into plain terms, phrases and exclusions and ``fts5_query`` quotes
+every one of them. PostgreSQL gets ``websearch_to_tsquery``, which already
+parses web-style queries safely.
+
+Snippets come back as text with the match markers ``MARK_START`` /
+``MARK_END`` (control characters that sanitised article text cannot carry);
+``highlight_html`` escapes the text and turns the markers into ``<mark>``.
+
+Browse queries (stories by hotness, a story's coverage, articles by topic,
+entity or country) are keyset-paginated on indexed columns: no OFFSET and
+no COUNT(*) over the articles table on hot paths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, Float, Integer, and_, column, exists, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from tidings.errors import StorageError
+from tidings.model import Article, Entity, Story
+from tidings.store.articles import _article
+from tidings.store.schema import articles, entities, mentions, sources, stories
+
+MARK_START = "\x02"
+MARK_END = "\x03"
+MAX_QUERY_CHARS = 300
+MAX_TERMS = 12
+MAX_OFFSET = 1000  # deeper relevance pages are not useful; date sort uses keyset cursors
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A user query reduced to what both engines understand."""
+
+    terms: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms and not self.phrases
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    source_id: int | None = None
+    language: str | None = None
+    country: str | None = None  # ISO code: the publisher's country or a mentioned country
+    topic: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    article: Article
+    score: float
+    title_html: Markup
+    snippet_html: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    query: ParsedQuery
+    next_offset: int | None
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    """Split a query into words, "quoted phrases" and -exclusions (pure)."""
+    terms: list[str] = []
+    phrases: list[tuple[str, ...]] = []
+    excluded: list[str] = []
+    for m in _TOKEN.finditer((raw or "")[:MAX_QUERY_CHARS]):
+        if m.group(2) is not None:  # a phrase
+            words = tuple(w.lower() for w in _WORD.findall(m.group(2)))
+            if not words:
+                continue
+            if m.group(1):
+                excluded.extend(words)
+            elif len(words) == 1:
+                terms.append(words[0])
+            else:
+                phrases.append(words)
+        else:
+            words_l = [w.lower() for w in _WORD.findall(m.group(4))]
+            if m.group(3):
+                excluded.extend(words_l)
+            elif len(words_l) > 1:  # e.g. "India-Canada": the words next to each other
+                phrases.append(tuple(words_l))
+            else:
+                terms.extend(words_l)
+    terms = list(dict.fromkeys(t for t in terms if t.lower() not in ("and", "or", "not")))
+    return ParsedQuery(tuple(terms[:MAX_TERMS]), tuple(phrases[:MAX_TERMS]),
+                       tuple(dict.fromkeys(excluded))[:MAX_TERMS])
+
+
+def _q(words: Sequence[str]) -> str:
+    return '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+
+
+def fts5_query(parsed: ParsedQuery) -> str:
+    """An FTS5 MATCH expression with every word quoted (no operator injection)."""
+    parts = [_q([t]) for t in parsed.terms] + [_q(p) for p in parsed.phrases]
+    expr = " AND ".join(parts)
+    for word in parsed.excluded:
+        expr += f" NOT {_q([word])}"
+    return expr
+
+
+def web_query(parsed: ParsedQuery) -> str:
+    """The parsed query written back for PostgreSQL's websearch_to_tsquery."""
+    parts = list(parsed.terms) + ['"' + " ".join(p) + '"' for p in parsed.phrases]
+    parts += ["-" + w for w in parsed.excluded]
+    return " ".join(parts)
+
+
+def highlight_html(snippet: str | None) -> Markup:
+    """Escape a snippet and turn the match markers into <mark> elements."""
+    if not snippet:
+        return Markup("")
+    out = str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    # a marker cut off by the snippet window must not leave an open element
+    if out.count("<mark>") > out.count("</mark>"):
+        out += "</mark>"
+    return Markup(out)
+
+
+def _filters(f: SearchFilters) -> list[Any]:
+    cond: list[Any] = []
+    if f.source_id is not None:
+        cond.append(articles.c.source_id == f.source_id)
+    if f.language:
+        cond.append(articles.c.language == f.language.lower())
+    if f.topic:
+        cond.append(articles.c.topic == f.topic)
+    if f.since is not None:
+        cond.append(articles.c.sort_at >= f.since)
+    if f.until is not None:
+        cond.append(articles.c.sort_at < f.until)
+    if f.country:
+        code = f.country.upper()
+        cond.append(or_(
+            articles.c.source_id.in_(select(sources.c.id).where(sources.c.country == code)),
+            exists().where(and_(mentions.c.article_id == articles.c.id,
+                                mentions.c.entity_id == entities.c.id,
+                                entities.c.kind == "country", entities.c.code == code)),
+        ))
+    return cond
+
+
+_STORY_COLUMNS = [c for c in stories.c if c.name != "features"]
+
+
+def _story(row: Any) -> Story:
+    m = row._mapping
+    return Story(id=m["id"], title=m["title"], summary=m["summary"],
+                 first_article_id=m["first_article_id"], first_seen_at=m["first_seen_at"],
+                 last_updated_at=m["last_updated_at"], hotness=m["hotness"] or 0.0,
+                 storyline_id=m["storyline_id"], category=m["category"])
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCard:
+    """A story as the home page shows it: counts and its lead article."""
+
+    story: Story
+    article_count: int
+    publisher_count: int
+    lead: Article | None
+
+
+class SearchStore:
+    """Full-text search and browse queries for the reader and the API."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # search --------------------------------------------------------------
+    def search(self, raw: str, *, filters: SearchFilters | None = None, limit: int = 20,
+               offset: int = 0, sort: str = "relevance") -> SearchPage:
+        """Ranked matches for ``raw`` with highlighted snippets; ``sort`` may be "date"."""
+        parsed = parse_query(raw)
+        if parsed.empty:
+            return SearchPage((), parsed, None)
+        offset = max(0, min(offset, MAX_OFFSET))
+        cond = _filters(filters or SearchFilters())
+        try:
+            if self.dialect == "sqlite":
+                rows = self._sqlite(parsed, cond, limit + 1, offset, sort)
+            else:
+                rows = self._postgres(parsed, cond, limit + 1, offset, sort)
+        except SQLAlchemyError as e:
+            raise StorageError(f"search failed: {e}") from e
+        more = len(rows) > limit and offset + limit <= MAX_OFFSET
+        hits = tuple(
+            SearchHit(article=_article(r), score=float(r.score or 0.0),
+                      title_html=highlight_html(r.title_hl) if r.title_hl else Markup(escape(r.title)),
+                      snippet_html=highlight_html(r.snip))
+            for r in rows[:limit]
+        )
+        return SearchPage(hits, parsed, offset + limit if more else None)
+
+    def _sqlite(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
+                sort: str) -> list[Any]:
+        match = fts5_query(parsed)
+        fts = text("SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
+                   "WHERE articles_fts MATCH :match").columns(column("id", Integer),
+                                                      column("score", Float)).subquery("m")
+        q = (select(fts.c.id, fts.c.score).join(articles, articles.c.id == fts.c.id)
+             .where(*cond).limit(limit).offset(offset))
+        if sort == "date":
+            q = q.order_by(articles.c.sort_at.desc(), articles.c.id.desc())
+        else:
+            q = q.order_by(fts.c.score, articles.c.sort_at.desc())
+        with self.engine.connect() as conn:
+            ranked = conn.execute(q, {"match": match}).all()
+            if not ranked:
+                return []
+            ids = [r.id for r in ranked]
+            score = {r.id: r.score for r in ranked}
+            # snippets only for the page shown, not for every match
+            marks = conn.execute(text(
+                "SELECT rowid AS id, highlight(articles_fts, 0, :s, :e) AS title_hl, "
+                "snippet(articles_fts, 1, :s, :e, '…', 28) AS snip FROM articles_fts "
+                f"WHERE articles_fts MATCH :match AND rowid IN ({','.join(map(str, ids))})"
+            ), {"match": match, "s": MARK_START, "e": MARK_END}).all()
+            hl = {r.id: r for r in marks}
+            full = {r.id: r for r in conn.execute(select(articles).where(articles.c.id.in_(ids)))}
+        return [_Row(full[i], score[i], hl[i].title_hl if i in hl else None,
+                     hl[i].snip if i in hl else None) for i in ids if i in full]
+
+    def _postgres(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
+                  sort: str) -> list[Any]:
+        rank = text("ts_rank_cd(articles.search, websearch_to_tsquery('simple', :wq))")
+        q = (select(articles.c.id, rank.label("score"))  # type: ignore[arg-type]
+             .where(text("articles.search @@ websearch_to_tsquery('simple', :wq)"), *cond)
+             .limit(limit).offset(offset))
+        if sort == "date":
+            q = q.order_by(articles.c.sort_at.desc(), articles.c.id.desc())
+        else:
+            q = q.order_by(text("score DESC"), articles.c.sort_at.desc())
+        params = {"wq": web_query(parsed)}
+        with self.engine.connect() as conn:
+            ranked = conn.execute(q, params).all()
+            if not ranked:
+                return []
+            ids = [r.id for r in ranked]
+            score = {r.id: r.score for r in ranked}
+            opts = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=15, "
+                    "MaxFragments=2, FragmentDelimiter=…")
+            marks = conn.execute(text(
+                "SELECT id, ts_headline('simple', title, websearch_to_tsquery('simple', :wq), "
+                "'HighlightAll=true, StartSel=' || :s || ', StopSel=' || :e) AS title_hl, "
+                "ts_headline('simple', text, websearch_to_tsquery('simple', :wq), :opts) AS snip "
+                "FROM articles WHERE id = ANY(:ids)"
+            ), {**params, "s": MARK_START, "e": MARK_END, "opts": opts, "ids": ids}).all()
+            hl = {r.id: r for r in marks}
+            full = {r.id: r for r in conn.execute(select(articles).where(articles.c.id.in_(ids)))}
+        return [_Row(full[i], score[i], hl[i].title_hl if i in hl else None,
+                     hl[i].snip if i in hl else None) for i in ids if i in full]
+
+    # browse --------------------------------------------------------------
+    def top_stories(self, limit: int, *, category: str | None = None) -> list[StoryCard]:
+        """The hottest stories (ix_stories_hotness), optionally of one category."""
+        q = select(stories).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
+        if category:
+            q = q.where(stories.c.category == category)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            lead_ids = [r.representative_article_id or r.first_article_id for r in rows]
+            leads = {r.id: _article(r) for r in conn.execute(
+                select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))}
+        return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0,
+                          leads.get(r.representative_article_id or r.first_article_id or 0))
+                for r in rows]
+
+    def front_page(self, n_top: int = 6, n_sections: int = 6, per_section: int = 4,
+                   pool: int = 150) -> tuple[list[StoryCard], list[tuple[str, list[StoryCard]]]]:
+        """Top stories and per-category sections from the ``pool`` hottest stories.
+
+        Two indexed queries in all (stories by hotness, then their lead
+        articles by id), whatever the number of sections.
+        """
+        q = (select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc())
+             .limit(pool))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            top_rows = rows[:n_top]
+            by_cat: dict[str, list[Any]] = {}
+            for r in rows[n_top:]:
+                if r.category:
+                    by_cat.setdefault(r.category, []).append(r)
+            cats = sorted(by_cat, key=lambda c: -len(by_cat[c]))[:n_sections]
+            shown = top_rows + [r for c in cats for r in by_cat[c][:per_section]]
+            lead_ids = [r.representative_article_id or r.first_article_id for r in shown]
+            leads = {a.id: _article(a) for a in conn.execute(
+                select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))}
+
+        def card(r: Any) -> StoryCard:
+            return StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0,
+                             leads.get(r.representative_article_id or r.first_article_id or 0))
+
+        return ([card(r) for r in top_rows],
+                [(c, [card(r) for r in by_cat[c][:per_section]]) for c in sorted(cats)])
+
+    def categories(self, limit: int = 12) -> list[str]:
+        """Categories present among the hottest stories, most present first."""
+        q = (select(stories.c.category).where(stories.c.category.is_not(None))
+             .order_by(stories.c.hotness.desc()).limit(500))
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for (cat,) in conn.execute(q):
+                counts[cat] = counts.get(cat, 0) + 1
+        return sorted(counts, key=lambda c: -counts[c])[:limit]
+
+    def story(self, story_id: int) -> Story | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(stories).where(stories.c.id == story_id)).first()
+        return _story(row) if row else None
+
+    def story_articles(self, story_id: int, limit: int = 500) -> list[Article]:
+        """Every article of a story, oldest first (ix_articles_story_id)."""
+        q = (select(articles).where(articles.c.story_id == story_id)
+             .order_by(articles.c.sort_at, articles.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [_article(r) for r in conn.execute(q)]
+
+    def storyline_stories(self, storyline_id: int, limit: int = 50) -> list[Story]:
+        q = (select(stories).where(stories.c.storyline_id == storyline_id)
+             .order_by(stories.c.first_seen_at, stories.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [_story(r) for r in conn.execute(q)]
+
+    def articles_where(self, limit: int, *, before: tuple[datetime, int] | None = None,
+                       topic: str | None = None, entity_id: int | None = None,
+                       country: str | None = None, story_id: int | None = None) -> list[Article]:
+        """Newest first by (sort_at, id) keyset, narrowed to a topic, entity, country or story."""
+        q = select(articles).order_by(articles.c.sort_at.desc(), articles.c.id.desc()).limit(limit)
+        if topic is not None:
+            q = q.where(articles.c.topic == topic)
+        if story_id is not None:
+            q = q.where(articles.c.story_id == story_id)
+        if entity_id is not None:
+            q = q.where(articles.c.id.in_(
+                select(mentions.c.article_id).where(mentions.c.entity_id == entity_id)))
+        if country:
+            q = q.where(*_filters(SearchFilters(country=country)))
+        if before is not None:
+            at, aid = before
+            q = q.where(or_(articles.c.sort_at < at,
+                            and_(articles.c.sort_at == at, articles.c.id < aid)))
+        with self.engine.connect() as conn:
+            return [_article(r) for r in conn.execute(q)]
+
+    def entity(self, entity_id: int) -> Entity | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(entities).where(entities.c.id == entity_id)).first()
+        return Entity(row.id, row.kind, row.name, code=row.code) if row else None
+
+    def entities_list(self, limit: int = 100, *, kind: str | None = None,
+                      after_id: int = 0) -> list[Entity]:
+        q = select(entities).where(entities.c.id > after_id).order_by(entities.c.id).limit(limit)
+        if kind:
+            q = q.where(entities.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [Entity(r.id, r.kind, r.name, code=r.code) for r in conn.execute(q)]
+
+    def stories_list(self, limit: int, *, before: tuple[float, int] | None = None,
+                     category: str | None = None) -> list[StoryCard]:
+        """Stories by hotness with a (hotness, id) keyset cursor, for the API."""
+        q = select(stories).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
+        if category:
+            q = q.where(stories.c.category == category)
+        if before is not None:
+            hot, sid = before
+            q = q.where(or_(stories.c.hotness < hot,
+                            and_(stories.c.hotness == hot, stories.c.id < sid)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0, None)
+                for r in rows]
+
+
+class _Row:
+    """A matched article row with its score and highlights."""
+
+    __slots__ = ("_mapping", "score", "snip", "title", "title_hl")
+
+    def __init__(self, row: Any, score: float, title_hl: str | None, snip: str | None) -> None:
+        self._mapping = row._mapping
+        self.score = score
+        self.title = row.title
+        self.title_hl = title_hl
+        self.snip = snip
