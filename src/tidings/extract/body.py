@@ -1,0 +1,361 @@
+"""The article body: trafilatura's blocks, cleaned of page furniture, with the page's own
+inline markup, and the per-publisher template memory.
+
+The furniture rules (promotion lines, datelines, copyright, repeated
+paragraphs, trailing related-links boxes) are general patterns of news pages,
+each measured on ``benchmarks/extraction.py``; none names a site.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from tidings.extract.text import normalise_inline, sanitize_html
+from tidings.extract.text import text_key as _key
+
+_PROMO = re.compile(
+    r"""^(
+        (also\s+(read|watch|see|check\s+out)|read\s+(also|more|next)|must\s+read|don'?t\s+miss
+         |see\s+more|more\s+from|recommended(\s+(stories|videos?))?
+         |related(\s+(news|stories|articles|coverage|links?))?|trending(\s+now)?
+         |watch(\s+video)?|click\s+here|(catch|get)\s+(all|the\s+latest))\b\s*([:|\-–—]|$)
+      |(यह|ये|इसे)\s+भी\s+(पढ़ें|पढ़े|देखें)\s*([:|\-–—]|$)
+      |follow\s+(us|[\w\s]{1,30})\s+on\s+(google\s+news|twitter|x|facebook|instagram|whatsapp
+                                         |telegram|youtube|linkedin)
+      |follow\s+@\w+
+      |(join|subscribe\s+to)\s+(our|the)\s+[\w\s]{0,30}(channel|newsletter)
+      |sign\s+up\s+(for|to)\s+(our|the|\w+['’]s)?\s*[\w\s]{0,40}newsletter
+      |get\s+the\s+latest\b.{0,60}\binbox
+      |have\s+a\s+(news\s+)?tip\b
+      |(email|write\s+to|contact)\s+[\w .'’-]{2,60}\s+at\s+\S+@
+      |(download|get)\s+the\s+[\w\s]{1,30}\s+app
+      |(tags|topics|also\s+read|read\s+more|categories|categorias|comments?|order\s+reprints
+         |print\s+article|text\s+size|share\s+this(\s+(article|story))?)\s*:?\s*$
+      |(tags|topics)\s*:
+      |share\s+(this|on)\s*(article|story|:)?\s*(facebook|twitter|whatsapp|$)
+      |tell\s+us\s+what\s+you\s+think
+      |(first\s+published|published|updated|last\s+updated)\s*(on|:)\s*\w+\s+\d
+      |(image|photo|picture|video)\s*(credit|courtesy|source)?\s*:
+      |advertisement$|story\s+continues\s+below
+    )""",
+    re.I | re.X,
+)
+_BYLINE = re.compile(r"^(by|written\s+by|reported\s+by|edited\s+by)\s+[\w.'’\- ]{2,80}$", re.I)
+
+
+_INLINE_HTML = {"#b": "strong", "#i": "em", "#u": "u", "#t": "code"}
+
+
+def _inline_html(el: Any) -> str:
+    """Sanitisable HTML for the inline content of a trafilatura element."""
+    parts = [htmllib.escape(el.text or "", quote=False)]
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        inner = _inline_html(child)
+        if tag == "hi":
+            name = _INLINE_HTML.get(child.get("rend", ""), "")
+            parts.append(f"<{name}>{inner}</{name}>" if name else inner)
+        elif tag == "ref" and child.get("target", "").startswith(("http://", "https://")):
+            href = htmllib.escape(child.get("target"), quote=True)
+            parts.append(f'<a href="{href}">{inner}</a>')
+        elif tag == "lb":
+            parts.append(" ")
+        else:
+            parts.append(inner)
+        parts.append(htmllib.escape(child.tail or "", quote=False))
+    return "".join(parts)
+
+
+def _text_of(el: Any) -> str:
+    return normalise_inline(" ".join(t for t in el.itertext()) if el.tag == "lb"
+                            else "".join(el.itertext()))
+
+
+class Block:
+    __slots__ = ("html", "kind", "text")
+
+    def __init__(self, kind: str, text: str, html: str) -> None:
+        self.kind, self.text, self.html = kind, text, html
+
+
+def blocks_of(body: Any) -> list[Block]:
+    out: list[Block] = []
+    for el in body:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag == "head":
+            text = _text_of(el)
+            if text:
+                level = {"h1": "h2", "h2": "h2", "h3": "h3"}.get(el.get("rend", ""), "h3")
+                out.append(Block(level, text, f"<{level}>{_inline_html(el).strip()}</{level}>"))
+        elif tag == "list":
+            for item in el.iter("item"):
+                text = _text_of(item)
+                if text:
+                    out.append(Block("li", text, f"<li>{_inline_html(item).strip()}</li>"))
+        elif tag == "quote":
+            inner = blocks_of(el) if len(el) and any(c.tag in ("p", "list") for c in el) else []
+            if inner:
+                for b in inner:
+                    out.append(Block("quote", b.text, f"<blockquote>{b.html}</blockquote>"))
+            else:
+                text = _text_of(el)
+                if text:
+                    out.append(Block("quote", text,
+                                     f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>"))
+        elif tag == "table":
+            for row in el.iter("row"):
+                cells = [_text_of(c) for c in row.iter("cell")]
+                text = " | ".join(c for c in cells if c)
+                if text:
+                    out.append(Block("p", text, f"<p>{htmllib.escape(text)}</p>"))
+        elif tag in ("graphic", "lb"):
+            continue
+        else:
+            text = _text_of(el)
+            if text:
+                out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
+    return out
+
+
+_COPYRIGHT = re.compile(r"^(copyright\b|©|\(c\)\s|all rights reserved)", re.I)
+_WRITE_TO = re.compile(r"^(write|contact|email|e-mail)\s+(to\s+)?[\w .'’-]{2,60}\s+(at|@)\s+\S+@\S+$",
+                       re.I)
+_BARE_LINK = re.compile(r"^(https?://|www\.)\S+$|^\S+@\S+\.\w+$", re.I)
+_DATE_WORDS = frozenset(re.findall(r"\w+",
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july "
+    "august september october november december monday tuesday wednesday thursday friday saturday "
+    "sunday am pm a m p m at on updated published posted last first edt est et gmt utc ist bst "
+    "cet pst pdt hrs th st nd rd"))
+LONG_REPEAT = 200  # a repeated paragraph at least this long is a duplicate, wherever it is
+
+
+def _is_dateline(text: str) -> bool:
+    """A line that only says when: 'Updated at 1:23 p.m.', 'Nov 19, 2019 10:02 IST'."""
+    tokens = re.findall(r"\w+", text.casefold())
+    if not tokens or len(tokens) > 12 or not re.search(r"\b(19|20)\d\d\b|\d{1,2}[:.]\d\d", text):
+        return False
+    datey = sum(1 for t in tokens if t.isdigit() or t in _DATE_WORDS)
+    return datey >= 0.6 * len(tokens)
+
+
+def is_boilerplate_line(text: str) -> bool:
+    """A paragraph that is page furniture in any article: promotion, copyright, a dateline."""
+    return bool(_PROMO.match(text) or (len(text) < 300 and _COPYRIGHT.match(text))
+                or _WRITE_TO.match(text) or _BARE_LINK.match(text) or _is_dateline(text))
+
+
+def clean_blocks(blocks: list[Block], title: str | None,
+                 publisher_names: Iterable[str | None] = (),
+                 headlines: Iterable[str] = ()) -> list[Block]:
+    """Drop a repeated headline, page furniture, bylines and duplicate paragraphs.
+
+    A paragraph repeated right after itself, or a long one (``LONG_REPEAT``)
+    repeated anywhere, is a duplicate; short lines may legitimately recur
+    (an interview's questions, a recipe's steps).
+    """
+    title_keys = {_key(t) for t in (title or "", *headlines)} - {""}
+    seen: set[str] = set()
+    out: list[Block] = []
+    for i, b in enumerate(blocks):
+        k = _key(b.text)
+        if not k:
+            continue
+        if i < 3 and k in title_keys:
+            continue
+        if is_boilerplate_line(b.text):
+            continue
+        if i < 4 and len(b.text) < 90 and _BYLINE.match(b.text):
+            continue
+        if (out and _key(out[-1].text) == k) or (k in seen and len(b.text) >= LONG_REPEAT):
+            continue
+        seen.add(k)
+        out.append(b)
+    return _trim_link_lists(out)
+
+
+LINK_LIST_KINDS = ("p", "h2", "h3")
+_SENTENCE_END = re.compile(r"[.!?;:…。！？।\"”’»)\]]$")
+
+
+def _headline_like(b: Block) -> bool:
+    return b.kind in LINK_LIST_KINDS and len(b.text) < 120 and not _SENTENCE_END.search(b.text)
+
+
+def _trim_link_lists(blocks: list[Block]) -> list[Block]:
+    """Drop a run of two or more headline-like lines at the end of the body (a
+    related-stories box: short lines with no sentence end), and a subheading
+    left with nothing after it."""
+    end = len(blocks)
+    while end and _headline_like(blocks[end - 1]):
+        end -= 1
+    if len(blocks) - end >= 2 and end > 0:
+        blocks = blocks[:end]
+    while blocks and blocks[-1].kind in ("h2", "h3"):
+        blocks = blocks[:-1]
+    return blocks
+
+
+_MARKUP_SOURCES = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "pre")
+_INLINE_RENAME = {"b": "strong", "strong": "strong", "i": "em", "em": "em", "u": "u",
+                  "code": "code", "a": "a", "br": "br"}
+_DROP = {"script", "style", "noscript", "button", "svg", "iframe", "form", "input", "select",
+         "textarea", "img", "picture", "video", "audio", "figure"}
+
+
+def _source_inline_html(el: Any, url: str) -> str:
+    """The inline markup of a page element: links, bold, italic kept, the rest as text."""
+    parts = [htmllib.escape(el.text or "", quote=False)]
+    for child in el:
+        tag = child.tag.lower() if isinstance(child.tag, str) else ""
+        if tag and tag not in _DROP:
+            inner = _source_inline_html(child, url)
+            name = _INLINE_RENAME.get(tag)
+            if name == "br":
+                parts.append(" ")
+            elif name == "a":
+                href = urljoin(url, (child.get("href") or "").strip()) if url else child.get("href")
+                if href and href.startswith(("http://", "https://")):
+                    parts.append(f'<a href="{htmllib.escape(href, quote=True)}">{inner}</a>')
+                else:
+                    parts.append(inner)
+            elif name and inner.strip():
+                parts.append(f"<{name}>{inner}</{name}>")
+            else:
+                parts.append(inner)
+        parts.append(htmllib.escape(child.tail or "", quote=False))
+    return "".join(parts)
+
+
+def with_markup(blocks: list[Block], tree: Any, url: str) -> list[Block]:
+    """Give each block the inline markup of the page element that carries the same words.
+
+    trafilatura decides *which* text is the body (with plain-text settings, its
+    best); the page itself supplies the links, bold and italic of those
+    paragraphs, so they stay inside their sentences. A block without a matching
+    element keeps its escaped text.
+    """
+    wanted = {_key(b.text) for b in blocks}
+    heads = {k[:24] for k in wanted}
+    found: dict[str, Any] = {}
+    for el in tree.iter(*_MARKUP_SOURCES):
+        raw = el.text_content()
+        if _key(raw.lstrip()[:64])[:24] not in heads:  # a cheap look at the start first
+            continue
+        k = _key(raw)
+        if k in wanted and k not in found:
+            found[k] = el
+    out: list[Block] = []
+    for b in blocks:
+        el = found.get(_key(b.text))
+        if el is None:
+            tag = {"li": "li", "h2": "h2", "h3": "h3"}.get(b.kind, "p")
+            out.append(Block(b.kind, b.text, f"<{tag}>{htmllib.escape(b.text, quote=False)}</{tag}>"))
+            continue
+        inner = normalise_inline(_source_inline_html(el, url)).strip()
+        tag = {"li": "li", "h2": "h2", "h3": "h3"}.get(b.kind, "p")
+        markup = f"<{tag}>{inner}</{tag}>"
+        if b.kind == "quote":
+            markup = f"<blockquote><p>{inner}</p></blockquote>"
+        out.append(Block(b.kind, b.text, markup))
+    return out
+
+
+def render(blocks: list[Block]) -> tuple[str, str]:
+    text = "\n\n".join(b.text for b in blocks)
+    parts: list[str] = []
+    in_list = False
+    for b in blocks:
+        if b.kind == "li" and not in_list:
+            parts.append("<ul>")
+            in_list = True
+        elif b.kind != "li" and in_list:
+            parts.append("</ul>")
+            in_list = False
+        parts.append(b.html)
+    if in_list:
+        parts.append("</ul>")
+    return text, sanitize_html("\n".join(parts))
+
+
+# -- publisher templates -----------------------------------------------------
+
+class TemplateMemory:
+    """What a publisher's pages share: paragraphs repeated across a site's pages are its template.
+
+    An aggregator reads many pages of each site. A paragraph that trafilatura
+    kept as body on ``min_pages`` *other* pages of the same host ("Also read"
+    boxes written as paragraphs, newsletter pitches, a standing disclaimer) is
+    boilerplate on the next page too. The pipeline holds one instance and
+    passes it to ``extract``; ``boilerplate`` is the decision, ``learn`` the
+    memory. Bounded: ``max_hosts`` hosts (least recently used dropped), and
+    per host ``max_keys`` paragraphs (one-off ones pruned first). Thread-safe,
+    because the pipeline extracts in worker threads.
+    """
+
+    def __init__(self, min_pages: int = 3, *, max_hosts: int = 2000, max_keys: int = 4000) -> None:
+        self.min_pages = min_pages
+        self.max_hosts = max_hosts
+        self.max_keys = max_keys
+        self._hosts: OrderedDict[str, tuple[set[str], Counter[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _where(url: str) -> tuple[str, str]:
+        parts = urlsplit(url)
+        return (parts.hostname or "").removeprefix("www."), parts.path
+
+    def boilerplate(self, url: str) -> frozenset[str]:
+        """Paragraph keys (see ``paragraph_key``) seen on at least ``min_pages`` other pages."""
+        host, path = self._where(url)
+        with self._lock:
+            entry = self._hosts.get(host)
+            if entry is None:
+                return frozenset()
+            pages, counts = entry
+            own = 1 if path in pages else 0  # a page seen before does not count against itself
+            return frozenset(k for k, n in counts.items() if n - own >= self.min_pages)
+
+    def learn(self, url: str, paragraphs: Iterable[str]) -> None:
+        """Remember the paragraphs of one page (a page already seen is not counted twice)."""
+        host, path = self._where(url)
+        if not host:
+            return
+        with self._lock:
+            entry = self._hosts.get(host)
+            if entry is None:
+                entry = self._hosts[host] = (set(), Counter())
+                while len(self._hosts) > self.max_hosts:
+                    self._hosts.popitem(last=False)
+            self._hosts.move_to_end(host)
+            pages, counts = entry
+            if path in pages:
+                return
+            pages.add(path)
+            counts.update({paragraph_key(p) for p in paragraphs} - {""})
+            if len(counts) > self.max_keys:
+                for k in [k for k, n in counts.items() if n == 1]:
+                    del counts[k]
+
+    def strip(self, url: str, blocks: list[Block]) -> list[Block]:
+        """The blocks without the host's template paragraphs, unless that leaves under half the text."""
+        known = self.boilerplate(url)
+        self.learn(url, (b.text for b in blocks))
+        if not known:
+            return blocks
+        kept = [b for b in blocks if paragraph_key(b.text) not in known]
+        if sum(len(b.text) for b in kept) * 2 < sum(len(b.text) for b in blocks):
+            return blocks
+        return kept
+
+
+def paragraph_key(text: str) -> str:
+    """A paragraph's identity for comparisons: case, punctuation and spacing aside."""
+    return _key(text)
+
+
