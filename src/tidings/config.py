@@ -66,6 +66,12 @@ OPTIONS: tuple[Option, ...] = (
            "Token that unlocks the admin pages (empty: admin pages are disabled)."),
     Option("load_default_sources", True, bool,
            "Load the bundled list of publishers when `tidings run` finds no sources."),
+    Option("enrich", True, bool,
+           "Enrich each new article: language, people, organisations, places, countries, topic, "
+           "keywords and summary."),
+    Option("enrich_recogniser", "", str,
+           "Optional model-based entity recogniser added to the built-in rules: empty for none, "
+           "or spacy:MODEL for an installed spaCy pipeline (never downloaded at run time)."),
     Option("log_level", "INFO", str, "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Option("log_format", "text", str,
            "Log line format: text (human readable) or json (one JSON object per line)."),
@@ -122,6 +128,8 @@ class Settings:
     page_size: int = 30
     admin_token: str = ""
     load_default_sources: bool = True
+    enrich: bool = True
+    enrich_recogniser: str = ""
     log_level: str = "INFO"
     log_format: str = "text"
     worker_concurrency: int = 8

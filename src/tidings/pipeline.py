@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from tidings.config import Settings
+from tidings.enrich import Enricher, load_recogniser
 from tidings.errors import FetchError, HTTPStatusError, InvalidURL, ParseError, TidingsError
 from tidings.extract import extract, from_feed
 from tidings.fetch import Fetcher, Response
@@ -118,6 +119,7 @@ class Pipeline:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self._enricher: Enricher | None = None
 
     # -- feeds -----------------------------------------------------------------
     async def poll_due(self, *, on_feed: ProgressCallback | None = None,
@@ -301,5 +303,19 @@ class Pipeline:
         Dedup, clustering and enrichment plug in here; each reads the stored
         article and writes only the columns and tables it owns.
         """
-        return None
+        self.enrich(article_id)
+
+    def enrich(self, article_id: int) -> None:
+        """Enrichment (``tidings.enrich``): language, entities, countries, topic, keywords, summary."""
+        if not self.settings.enrich:
+            return
+        article = self.store.articles.get(article_id)
+        if article is not None:
+            self.store.entities.save(article_id, self.enricher().enrich_article(article))
+
+    def enricher(self) -> Enricher:
+        """The gazetteers and language model, loaded on first use and kept for this process."""
+        if self._enricher is None:
+            self._enricher = Enricher(recogniser=load_recogniser(self.settings.enrich_recogniser))
+        return self._enricher
 

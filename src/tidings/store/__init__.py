@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tidings.errors import StorageError
 from tidings.store.articles import ArticleStore
 from tidings.store.attempts import AttemptStore
+from tidings.store.entities import EntityStore
 from tidings.store.search import SearchStore
 from tidings.store.sources import SourceStore
 
@@ -72,6 +73,7 @@ class Store:
         self.sources = SourceStore(self.engine)
         self.articles = ArticleStore(self.engine)
         self.attempts = AttemptStore(self.engine)
+        self.entities = EntityStore(self.engine)
         self.search = SearchStore(self.engine)
 
     @property
