@@ -31,7 +31,20 @@ from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Engine, Float, Integer, and_, column, exists, or_, select, text
+from sqlalchemy import (
+    Engine,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from tidings.errors import StorageError
@@ -46,7 +59,8 @@ MAX_TERMS = 12
 MAX_OFFSET = 1000  # deeper relevance pages are not useful; date sort uses keyset cursors
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
-_WORD = re.compile(r"\w+", re.UNICODE)
+# a word: letters, digits and combining marks (Devanagari vowel signs are marks, not \w)
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u0900-\u0dff\u0e31-\u0e4e\u1ab0-\u1aff])+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +154,22 @@ def highlight_html(snippet: str | None) -> Markup:
     """Escape a snippet and turn the match markers into <mark> elements."""
     if not snippet:
         return Markup("")
-    out = str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-    # a marker cut off by the snippet window must not leave an open element
-    if out.count("<mark>") > out.count("</mark>"):
-        out += "</mark>"
-    return Markup(out)
+    out: list[str] = []
+    open_ = False
+    for part in re.split(f"([{MARK_START}{MARK_END}])", str(escape(snippet))):
+        if part == MARK_START:
+            if not open_:
+                out.append("<mark>")
+            open_ = True
+        elif part == MARK_END:
+            if open_:  # a stray end marker (or one whose start was cut off) is dropped
+                out.append("</mark>")
+            open_ = False
+        else:
+            out.append(part)
+    if open_:  # a marker cut off by the snippet window must not leave an open element
+        out.append("</mark>")
+    return Markup("".join(out))
 
 
 def _filters(f: SearchFilters) -> list[Any]:
@@ -257,14 +282,15 @@ class SearchStore:
 
     def _postgres(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
                   sort: str) -> list[Any]:
-        rank = text("ts_rank_cd(articles.search, websearch_to_tsquery('simple', :wq))")
-        q = (select(articles.c.id, rank.label("score"))  # type: ignore[arg-type]
-             .where(text("articles.search @@ websearch_to_tsquery('simple', :wq)"), *cond)
+        tsq = func.websearch_to_tsquery("simple", bindparam("wq"))
+        vector = literal_column("articles.search")
+        rank = func.ts_rank_cd(vector, tsq).label("score")
+        q = (select(articles.c.id, rank).where(vector.op("@@")(tsq), *cond)
              .limit(limit).offset(offset))
         if sort == "date":
             q = q.order_by(articles.c.sort_at.desc(), articles.c.id.desc())
         else:
-            q = q.order_by(text("score DESC"), articles.c.sort_at.desc())
+            q = q.order_by(rank.desc(), articles.c.sort_at.desc())
         params = {"wq": web_query(parsed)}
         with self.engine.connect() as conn:
             ranked = conn.execute(q, params).all()
