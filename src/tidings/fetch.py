@@ -238,6 +238,7 @@ class Fetcher:
         # and a host's own spacing when it asked for more (robots.txt Crawl-delay)
         self._next_slot: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}  # at most N requests per host at once
 
     def set_host_delay(self, host: str, seconds: float) -> None:
         """Space requests to ``host`` at least ``seconds`` apart (e.g. a Crawl-delay)."""
@@ -289,14 +290,24 @@ class Fetcher:
             raise RuntimeError("Fetcher used outside 'async with'")
         deadline = self.settings.request_timeout
         check_url(url, allow_private=self.settings.allow_private_addresses)
-        await self._wait_turn(url)  # politeness wait is not part of the request's deadline
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(deadline):
-                return await self._get(url, etag, last_modified, accept,
-                                       max_bytes or self.settings.max_body_bytes, started)
-        except TimeoutError as e:
-            raise FetchTimeout(f"no complete response within {deadline:g}s", url=url) from e
+        # Waiting for this host's turn (a connection slot, then the spacing) is our own
+        # queue, not the server's slowness: the deadline starts once the request does.
+        async with self._host_slot(url):
+            await self._wait_turn(url)
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(deadline):
+                    return await self._get(url, etag, last_modified, accept,
+                                           max_bytes or self.settings.max_body_bytes, started)
+            except TimeoutError as e:
+                raise FetchTimeout(f"no complete response within {deadline:g}s", url=url) from e
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
+        return slot
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None,
                    accept: str | None, max_bytes: int, started: float) -> Response:

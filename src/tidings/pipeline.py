@@ -24,7 +24,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from tidings.config import Settings
@@ -34,6 +34,8 @@ from tidings.extract import extract, from_feed
 from tidings.fetch import Fetcher, Response
 from tidings.model import Article, Entry, Extracted, Feed, ParsedFeed
 from tidings.parse import parse_feed
+from tidings.robots import RobotsCache
+from tidings.schedule import Decision, Policy, PollOutcome, decide
 from tidings.store import Store
 from tidings.store.schema import now_utc
 
@@ -91,19 +93,8 @@ class RunSummary:
         return sum(r.fallbacks for r in self.results)
 
 
-def next_poll(settings: Settings, feed: Feed, *, error: bool,
-              retry_after: float | None = None) -> tuple[datetime, int]:
-    """When to poll again and the interval to remember (a placeholder for the scheduler)."""
-    now = now_utc()
-    interval = feed.poll_interval_s or settings.poll_interval
-    if retry_after:
-        return now + timedelta(seconds=max(retry_after, settings.min_poll_interval)), interval
-    if error:
-        backoff = min(settings.max_poll_interval,
-                      settings.min_poll_interval * 2 ** min(feed.error_count, 10))
-        backoff *= random.uniform(0.8, 1.2)
-        return now + timedelta(seconds=backoff), interval
-    return now + timedelta(seconds=interval), interval
+def _entry_times(parsed: ParsedFeed) -> tuple[datetime, ...]:
+    return tuple(t for e in parsed.entries for t in (e.published_at or e.updated_at,) if t)
 
 
 def content_hash(text: str) -> str | None:
@@ -120,6 +111,19 @@ class Pipeline:
         self.settings = settings
         self.store = store
         self._enricher: Enricher | None = None
+        self.policy = Policy.from_settings(settings)
+        self._rng = random.Random()
+        self._robots: RobotsCache | None = None
+
+    def schedule(self, feed: Feed, outcome: PollOutcome) -> Decision:
+        """The next poll of ``feed`` after ``outcome`` (``schedule.decide``, with this run's clock)."""
+        return decide(feed, outcome, now_utc(), self.policy, self._rng)
+
+    def robots(self, fetcher: Fetcher) -> RobotsCache:
+        """The robots.txt cache that goes with ``fetcher`` (one per fetcher, per host)."""
+        if self._robots is None or self._robots.fetcher is not fetcher:
+            self._robots = RobotsCache(fetcher)
+        return self._robots
 
     # -- feeds -----------------------------------------------------------------
     async def poll_due(self, *, on_feed: ProgressCallback | None = None,
@@ -158,19 +162,22 @@ class Pipeline:
         if new_url and self.store.sources.get_feed_by_url(new_url) is not None:
             new_url = None  # another feed already has that URL; keep ours
         if response.not_modified:
-            when, interval = next_poll(self.settings, feed, error=False)
+            plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
+                                                   moved_to=new_url))
             self.store.sources.record_success(
-                feed.id, next_poll_at=when, poll_interval_s=interval, etag=feed.etag,
-                last_modified=feed.last_modified, body_hash=feed.body_hash, url=new_url)
+                feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s,
+                etag=feed.etag, last_modified=feed.last_modified, body_hash=feed.body_hash,
+                url=plan.url)
             return FeedResult(feed.id, feed.url, "not_modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
-        if body_hash == feed.body_hash:
-            when, interval = next_poll(self.settings, feed, error=False)
+        if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
+            plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
+                                                   moved_to=new_url))
             self.store.sources.record_success(
-                feed.id, next_poll_at=when, poll_interval_s=interval, etag=etag,
-                last_modified=last_modified, body_hash=body_hash, url=new_url)
+                feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s,
+                etag=etag, last_modified=last_modified, body_hash=body_hash, url=plan.url)
             return FeedResult(feed.id, feed.url, "unchanged")
         try:
             parsed = parse_feed(response.body, response.url, content_type=response.content_type,
@@ -179,11 +186,12 @@ class Pipeline:
             return self._feed_failed(feed, e, started, record_attempt=False)
         result = FeedResult(feed.id, feed.url, "new", entries=len(parsed.entries))
         await self.ingest(fetcher, feed, parsed, result)
-        when, interval = next_poll(self.settings, feed, error=False)
+        plan = self.schedule(feed, PollOutcome(ok=True, changed=True, headers=response.headers,
+                                               entry_times=_entry_times(parsed), moved_to=new_url))
         self.store.sources.record_success(
-            feed.id, next_poll_at=when, poll_interval_s=interval, etag=etag,
+            feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s, etag=etag,
             last_modified=last_modified, body_hash=body_hash, title=parsed.title,
-            format=parsed.format, new_entries=result.new_articles, url=new_url)
+            format=parsed.format, new_entries=result.new_articles, url=plan.url)
         return result
 
     def _feed_failed(self, feed: Feed, error: TidingsError, started: datetime, *,
@@ -197,15 +205,10 @@ class Pipeline:
             self.store.attempts.record(kind="feed", url=feed.url, feed_id=feed.id,
                                        started_at=started, ok=False, status_code=status,
                                        error=message)
-        new_status = None
-        if status == 410:
-            new_status = "retired"
-        elif feed.error_count + 1 >= self.settings.park_after_errors:
-            new_status = "parked"
-        when, _ = next_poll(self.settings, feed, error=True, retry_after=retry_after)
-        if new_status == "parked":
-            when = now_utc() + timedelta(seconds=self.settings.max_poll_interval)
-        self.store.sources.record_error(feed.id, message, next_poll_at=when, status=new_status)
+        plan = self.schedule(feed, PollOutcome(ok=False, error=message, error_status=status,
+                                               retry_after=retry_after))
+        self.store.sources.record_error(feed.id, message, next_poll_at=plan.next_poll_at,
+                                        status=plan.status if plan.status != "active" else None)
         return FeedResult(feed.id, feed.url, "error", error=message)
 
     # -- articles ----------------------------------------------------------------
@@ -246,7 +249,10 @@ class Pipeline:
         reason: str | None = None
         extracted: Extracted | None = None
         started = now_utc()
-        if self.settings.fetch_articles:
+        verdict = await self.robots(fetcher).check(url) if self.settings.fetch_articles else None
+        if verdict is not None and not verdict.allowed:
+            reason = f"not fetched: {verdict.reason}"
+        elif self.settings.fetch_articles:
             try:
                 page = await fetcher.get(url, accept=ARTICLE_ACCEPT)
             except (FetchError, InvalidURL) as e:
