@@ -72,6 +72,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("enrich_recogniser", "", str,
            "Optional model-based entity recogniser added to the built-in rules: empty for none, "
            "or spacy:MODEL for an installed spaCy pipeline (never downloaded at run time)."),
+    Option("cluster_threshold", 0.2, float,
+           "Least similarity (headline and lead TF-IDF) for an article to join an existing story."),
+    Option("cluster_window_hours", 36.0, float,
+           "A story takes new articles while its newest article is at most this many hours old."),
+    Option("storyline_threshold", 0.25, float,
+           "Least similarity between a new story and an older one for both to share a storyline."),
+    Option("storyline_days", 7.0, float, "How far back, in days, a new story looks for its storyline."),
+    Option("dedup_window_hours", 72.0, float,
+           "How long, in hours, an article's text stays findable as the original of a copy."),
     Option("log_level", "INFO", str, "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Option("log_format", "text", str,
            "Log line format: text (human readable) or json (one JSON object per line)."),
@@ -130,6 +139,11 @@ class Settings:
     load_default_sources: bool = True
     enrich: bool = True
     enrich_recogniser: str = ""
+    cluster_threshold: float = 0.2
+    cluster_window_hours: float = 36.0
+    storyline_threshold: float = 0.25
+    storyline_days: float = 7.0
+    dedup_window_hours: float = 72.0
     log_level: str = "INFO"
     log_format: str = "text"
     worker_concurrency: int = 8
