@@ -223,3 +223,28 @@ def test_enrich_setting_turns_the_stage_off(publisher_server: PublisherServer,
         assert st.entities.top(10) == []
     finally:
         st.close()
+
+
+def test_story_category_is_the_commonest_topic(store: Store) -> None:
+    from sqlalchemy import insert
+
+    from tidings.enrich import Enricher
+    from tidings.store.schema import stories
+
+    with store.engine.begin() as conn:
+        story_id = conn.execute(insert(stories).values(title="Test series", article_count=0,
+                                                       publisher_count=0, hotness=0.0)
+                                ).inserted_primary_key[0]
+    enricher = Enricher()
+    ids = []
+    for k, (title, text) in enumerate([CRICKET, CRICKET, ("Markets close higher",
+                                                          "Shares rose as investors cheered profits.")]):
+        aid = store.articles.insert(Article(
+            id=None, url=f"http://127.0.0.1/s{k}", canonical_url=f"http://127.0.0.1/s{k}", title=title,
+            text=text, html="", publisher="P", source_id=None, feed_id=None, fetched_at=now_utc()))
+        assert aid is not None
+        ids.append(aid)
+        with store.engine.begin() as conn:
+            conn.execute(update(articles).where(articles.c.id == aid).values(story_id=story_id))
+        store.entities.save(aid, enricher.enrich_article(store.articles.get(aid)))  # type: ignore[arg-type]
+    assert store.search.story(story_id).category == "sport"  # type: ignore[union-attr]

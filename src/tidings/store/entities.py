@@ -7,6 +7,10 @@ keywords, abstract, enriched_at), its ``mentions`` and any new ``entities`` and
 known only by one word ("Doval") joins the one stored person who already has
 that alias, when there is exactly one (co-reference across the corpus).
 
+When the article belongs to a story, the story's ``category`` becomes the
+commonest topic of its articles: the topic of a story is the enrich stage's
+answer, the same as an article's.
+
 Country pairs are not stored: two country mentions on one article make the
 pair, so ``pair_articles`` and ``daily_counts(pair=...)`` join ``mentions``
 with itself. Counts per day count *stories*: articles of one story count once,
@@ -27,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tidings.errors import StorageError
 from tidings.model import Article, Entity
 from tidings.store.articles import _article
-from tidings.store.schema import articles, entities, entity_aliases, mentions, now_utc
+from tidings.store.schema import articles, entities, entity_aliases, mentions, now_utc, stories
 
 if TYPE_CHECKING:
     from tidings.enrich import Enrichment
@@ -92,8 +96,28 @@ class EntityStore:
                     conn.execute(insert(mentions), [
                         {"article_id": article_id, "entity_id": eid, "count": c}
                         for eid, c in counts.items()])
+                story_id = conn.execute(select(articles.c.story_id)
+                                        .where(articles.c.id == article_id)).scalar()
+                if story_id is not None:
+                    self._story_topic(conn, story_id)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot save enrichment of article {article_id}: {e}") from e
+
+    @staticmethod
+    def _story_topic(conn: Any, story_id: int) -> None:
+        """A story's category is the commonest topic of its articles ("general" only if nothing else)."""
+        n = func.count().label("n")
+        rows = conn.execute(select(articles.c.topic, n).where(
+            articles.c.story_id == story_id, articles.c.topic.is_not(None))
+            .group_by(articles.c.topic).order_by(n.desc(), articles.c.topic)).all()
+        topics = [r.topic for r in rows if r.topic != "general"] or [r.topic for r in rows]
+        if topics:
+            conn.execute(update(stories).where(stories.c.id == story_id).values(category=topics[0]))
+
+    def refresh_story(self, story_id: int) -> None:
+        """Recompute one story's category from its articles' topics (after clustering moves articles)."""
+        with self.engine.begin() as conn:
+            self._story_topic(conn, story_id)
 
     @staticmethod
     def _person_by_alias(conn: Any, alias: str) -> int | None:
