@@ -315,3 +315,20 @@ def test_normalise_text_is_idempotent(raw: str) -> None:
 def test_normalise_inline_is_one_line(raw: str) -> None:
     out = normalise_inline(raw)
     assert "\n" not in out and "  " not in out and out == out.strip()
+
+
+def test_text_between_subheadings_without_paragraph_tags_is_kept() -> None:
+    # trafilatura's body for a deals page whose items are a subheading then bare text (no <p>):
+    # the text is the tail of the <head> element, and it is body text
+    from lxml import etree
+
+    from tidings.extract.body import blocks_of
+
+    body = etree.fromstring(
+        '<body>Intro text before anything.<head rend="h2">Kettle for $10</head>This kettle boils '
+        'fast.<lb/>It is <hi rend="#b">quiet</hi> too.<head rend="h2">Toaster for $20</head>'
+        '<p>A paragraph.</p>Tail after the paragraph.</body>')
+    assert [(b.kind, b.text) for b in blocks_of(body)] == [
+        ("p", "Intro text before anything."), ("h2", "Kettle for $10"),
+        ("p", "This kettle boils fast."), ("p", "It is quiet too."), ("h2", "Toaster for $20"),
+        ("p", "A paragraph."), ("p", "Tail after the paragraph.")]

@@ -35,6 +35,7 @@ import html as htmllib
 import re
 from typing import Any
 
+import lxml.html
 import trafilatura
 from lxml import etree
 from trafilatura.settings import Extractor
@@ -77,9 +78,12 @@ __all__ = [
 MIN_BODY_CHARS = 150
 SHORT_BODY_WORDS = 150  # a precise opinion shorter than this gets a second, recall opinion
 RECALL_SWITCH = 0.5  # take trafilatura's recall opinion when the precise one is shorter than this
+READABILITY_SWITCH = 2.0  # readability's body must be this many times longer than trafilatura's
+READABILITY_CONTAINS = 0.9  # ... and hold this share of trafilatura's 4-word shingles
 
 
-def _parse_html(page: bytes | str, declared: str | None = None) -> Any:
+def _parse_html(page: bytes | str, declared: str | None = None) -> tuple[str, Any]:
+    """(decoded text, parsed tree) of a page; ValueError when there is nothing to read."""
     text = page if isinstance(page, str) else decode_html(page, declared)
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
@@ -90,7 +94,7 @@ def _parse_html(page: bytes | str, declared: str | None = None) -> Any:
         raise ValueError(f"unreadable HTML: {e}") from e
     if tree is None:
         raise ValueError("unreadable HTML")
-    return tree
+    return text, tree
 
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -100,26 +104,27 @@ def _words(text: str | None) -> int:
     return len(re.findall(r"\w+", text or ""))
 
 
-def _two_opinions(tree: Any, url: str, evidence: str = "") -> Any:
-    """trafilatura's body, from two of its opinions on the same parsed page.
+def _body_blocks(tree: Any, html: str, url: str, evidence: str = "") -> list[Block]:
+    """The body as blocks, from up to three opinions on the same parsed page.
 
-    ``favor_precision`` is the better reader of most pages, but on some it keeps
-    only a fragment of the body (a teaser before an inline box, one section of
-    a long piece). ``favor_recall`` then still has it. When the precise
-    opinion is under half the length of the recall one (``RECALL_SWITCH``), the
-    precise one cut the body short and the recall one is taken (measured on
-    the extraction benchmark: F1 .964 -> .969; flat for thresholds .3 to .6).
-    Both run with ``fast=True``: trafilatura's own readability/justext
-    fallbacks cost more time than this second opinion and win less.
+    ``favor_precision`` is trafilatura's better reader of most pages, but on
+    some it keeps only a fragment of the body (a teaser before an inline box,
+    one section of a long piece); ``favor_recall`` then still has it. When the
+    precise opinion has under half the words of the recall one
+    (``RECALL_SWITCH``), the recall one is taken. Both run with ``fast=True``:
+    trafilatura's built-in fallbacks cost more time than this second opinion
+    and win less.
 
-    The recall opinion is only asked for when the precise one could have cut
-    the body: fewer than ``SHORT_BODY_WORDS`` words, or under half the words
-    of the page's ``<p>`` elements. On the benchmark every page where the
-    recall opinion won is one of those, and this skips it on most pages.
-
-    ``evidence`` is the feed's own text for the item: when the precise opinion
-    lacks its opening words and the recall one has them, the recall one is
-    the body.
+    Only when the precise opinion could have cut the body (fewer than
+    ``SHORT_BODY_WORDS`` words, under half the words of the page's ``<p>``
+    elements, or missing the opening words of the feed's own text) are the
+    other opinions asked for, so most pages cost one trafilatura pass.
+    readability-lxml is the third (asked only where the page's paragraphs hold
+    room for it to find more): when its body has at least
+    ``READABILITY_SWITCH`` times the words of trafilatura's and contains
+    nearly all of it (``READABILITY_CONTAINS`` of its 4-word shingles), both
+    trafilatura opinions found only part of the same article, and
+    readability's is taken.
     """
     common = {"fast": True, "comments": False, "tables": True, "url": url or None,
               "output_format": "python"}
@@ -127,17 +132,60 @@ def _two_opinions(tree: Any, url: str, evidence: str = "") -> Any:
     have = _words(precise.text) if precise is not None and precise.body is not None else 0
     lead = " ".join(_key(evidence).split()[:8]) if _words(evidence) >= 8 else ""
     missing_lead = bool(lead) and lead not in _key(precise.text if precise is not None else "")
-    if (have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * _paragraph_words(tree)
-            and not missing_lead):
-        return precise
+    paragraph_words = _paragraph_words(tree)
+    if (have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * paragraph_words
+            and paragraph_words and not missing_lead):
+        return _blocks(precise.body)
+    chosen = precise if precise is not None and precise.body is not None else None
     recall = trafilatura.bare_extraction(tree, options=Extractor(recall=True, **common))
-    if recall is None or recall.body is None:
-        return precise
-    if missing_lead and lead in _key(recall.text or ""):
-        return recall
-    if precise is None or precise.body is None or have < RECALL_SWITCH * _words(recall.text):
-        return recall
-    return precise
+    if recall is not None and recall.body is not None and (
+            chosen is None or (missing_lead and lead in _key(recall.text or ""))
+            or have < RECALL_SWITCH * _words(recall.text)):
+        chosen = recall
+    chosen_text = chosen.text or "" if chosen is not None else ""
+    if paragraph_words and paragraph_words < READABILITY_SWITCH * _words(chosen_text):
+        return _blocks(chosen.body) if chosen is not None else []  # no room for twice the text
+    second = _readability_blocks(html)
+    second_text = " ".join(b.text for b in second)
+    if (_words(second_text) >= READABILITY_SWITCH * max(_words(chosen_text), 1)
+            and _contained(chosen_text, second_text) >= READABILITY_CONTAINS):
+        return second
+    return _blocks(chosen.body) if chosen is not None else []
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"\w+", text)
+    return {tuple(tokens[i:i + 4]) for i in range(max(len(tokens) - 3, 1))} if tokens else set()
+
+
+def _contained(part: str, whole: str) -> float:
+    """The share of ``part``'s 4-word shingles that occur in ``whole`` (0 for an empty part)."""
+    mine = _shingles(part)
+    return len(mine & _shingles(whole)) / len(mine) if mine else 0.0
+
+
+_READABILITY_BLOCKS = {"p": "p", "li": "li", "h1": "h2", "h2": "h2", "h3": "h3", "h4": "h3",
+                       "blockquote": "quote", "pre": "p", "dd": "p"}
+
+
+def _readability_blocks(html: str) -> list[Block]:
+    """readability-lxml's opinion of the body, as blocks (innermost block elements only)."""
+    from readability import Document
+
+    try:
+        summary = Document(html).summary(html_partial=True)  # no URL: its links are not used
+        root = lxml.html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # readability asserts on some odd pages ("too many bodies"): no opinion
+        return []
+    out: list[Block] = []
+    for el in root.iter(*_READABILITY_BLOCKS):
+        if any(True for _ in el.iterdescendants(*_READABILITY_BLOCKS)):
+            continue
+        text = normalise_inline(el.text_content())
+        if text:
+            kind = _READABILITY_BLOCKS[el.tag]
+            out.append(Block(kind, text, f"<p>{htmllib.escape(text, quote=False)}</p>"))
+    return out
 
 
 def _paragraph_words(tree: Any) -> int:
@@ -155,20 +203,19 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
     page's.
     """
     try:
-        tree = _parse_html(page, charset)
+        html, tree = _parse_html(page, charset)
     except ValueError as e:
         return _empty(entry, publisher, str(e))
     meta = PageMeta(tree, url)
     site = meta.site_name()
     names = [site, publisher]
     evidence = html_to_text(entry.content or entry.summary) if entry is not None else ""
-    doc = _two_opinions(tree, url, evidence)
+    blocks = _body_blocks(tree, html, url, evidence)
     candidates = meta.headline_candidates()
     if entry is not None and entry.title:
         candidates.append(html_to_text(entry.title))
     title = next((clean_title(c, names) for c in candidates if clean_title(c, names)), None)
 
-    blocks = _blocks(doc.body) if doc is not None and doc.body is not None else []
     if template is not None:
         blocks = template.strip(url, blocks)
     blocks = clean_blocks(blocks, title, names, headlines=candidates)

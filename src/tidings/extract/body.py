@@ -85,42 +85,65 @@ class Block:
 
 
 def blocks_of(body: Any) -> list[Block]:
+    """trafilatura's XML body -> blocks. Text lying loose between elements (an element's
+    tail, the body's own text) is body text too: it becomes paragraphs of its own."""
     out: list[Block] = []
+    loose: list[str] = []
+
+    def flush() -> None:
+        text = normalise_inline("".join(loose))
+        loose.clear()
+        if text:
+            out.append(Block("p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"))
+
+    loose.append(body.text or "")
     for el in body:
         tag = el.tag if isinstance(el.tag, str) else ""
-        if tag == "head":
-            text = _text_of(el)
-            if text:
-                level = {"h1": "h2", "h2": "h2", "h3": "h3"}.get(el.get("rend", ""), "h3")
-                out.append(Block(level, text, f"<{level}>{_inline_html(el).strip()}</{level}>"))
-        elif tag == "list":
-            for item in el.iter("item"):
-                text = _text_of(item)
-                if text:
-                    out.append(Block("li", text, f"<li>{_inline_html(item).strip()}</li>"))
-        elif tag == "quote":
-            inner = blocks_of(el) if len(el) and any(c.tag in ("p", "list") for c in el) else []
-            if inner:
-                for b in inner:
-                    out.append(Block("quote", b.text, f"<blockquote>{b.html}</blockquote>"))
-            else:
-                text = _text_of(el)
-                if text:
-                    out.append(Block("quote", text,
-                                     f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>"))
-        elif tag == "table":
-            for row in el.iter("row"):
-                cells = [_text_of(c) for c in row.iter("cell")]
-                text = " | ".join(c for c in cells if c)
-                if text:
-                    out.append(Block("p", text, f"<p>{htmllib.escape(text)}</p>"))
-        elif tag in ("graphic", "lb"):
+        if tag in ("hi", "ref"):  # inline markup at the top level joins the loose text
+            loose.append("".join(el.itertext()))
+            loose.append(el.tail or "")
             continue
+        flush()
+        _block(el, tag, out)
+        loose.append(el.tail or "")
+    flush()
+    return out
+
+
+def _block(el: Any, tag: str, out: list[Block]) -> None:
+    """One top-level element of trafilatura's body -> blocks appended to ``out``."""
+    if tag == "head":
+        text = _text_of(el)
+        if text:
+            level = {"h1": "h2", "h2": "h2", "h3": "h3"}.get(el.get("rend", ""), "h3")
+            out.append(Block(level, text, f"<{level}>{_inline_html(el).strip()}</{level}>"))
+    elif tag == "list":
+        for item in el.iter("item"):
+            text = _text_of(item)
+            if text:
+                out.append(Block("li", text, f"<li>{_inline_html(item).strip()}</li>"))
+    elif tag == "quote":
+        inner = blocks_of(el) if len(el) and any(c.tag in ("p", "list") for c in el) else []
+        if inner:
+            for b in inner:
+                out.append(Block("quote", b.text, f"<blockquote>{b.html}</blockquote>"))
         else:
             text = _text_of(el)
             if text:
-                out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
-    return out
+                out.append(Block("quote", text,
+                                 f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>"))
+    elif tag == "table":
+        for row in el.iter("row"):
+            cells = [_text_of(c) for c in row.iter("cell")]
+            text = " | ".join(c for c in cells if c)
+            if text:
+                out.append(Block("p", text, f"<p>{htmllib.escape(text)}</p>"))
+    elif tag in ("graphic", "lb"):
+        return
+    else:
+        text = _text_of(el)
+        if text:
+            out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
 
 
 _COPYRIGHT = re.compile(r"^(copyright\b|©|\(c\)\s|all rights reserved)", re.I)
@@ -241,11 +264,11 @@ def with_markup(blocks: list[Block], tree: Any, url: str) -> list[Block]:
     element keeps its escaped text.
     """
     wanted = {_key(b.text) for b in blocks}
-    heads = {k[:24] for k in wanted}
+    heads = {tuple(b.text.split(None, 2)[:2]) for b in blocks}
     found: dict[str, Any] = {}
     for el in tree.iter(*_MARKUP_SOURCES):
         raw = el.text_content()
-        if _key(raw.lstrip()[:64])[:24] not in heads:  # a cheap look at the start first
+        if tuple(raw.split(None, 2)[:2]) not in heads:  # a cheap look at the first words first
             continue
         k = _key(raw)
         if k in wanted and k not in found:

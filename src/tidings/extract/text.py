@@ -36,9 +36,12 @@ def normalise_text(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+_NON_WORD = re.compile(r"\W+")
+
+
 def text_key(text: str) -> str:
     """A text's identity for comparisons: case, punctuation and spacing aside."""
-    return re.sub(r"\W+", " ", text.casefold()).strip()
+    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def sanitize_html(markup: str) -> str:
