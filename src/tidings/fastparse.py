@@ -61,6 +61,7 @@ _URL_SCHEMES = {"ftp", "http", "https", "irc", "ircs", "magnet", "mailto", "mms"
 _URI_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _START_TAG = re.compile(r"<([a-z][a-z0-9]*)((?: [a-z\-]+=\"[^\"]*\")+)(/?)>")
+_TRAILING_SPACE = re.compile(r"\s+((?:</[a-z0-9]+>)+)$")
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
 
@@ -70,7 +71,8 @@ _CLEANER = nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=_URL_SCHE
 
 
 def _attr_escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("\xa0", "&nbsp;")
+    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("\xa0", "&nbsp;")
+            .replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _canonical_tag(m: re.Match[str], base: str) -> str:
@@ -79,6 +81,8 @@ def _canonical_tag(m: re.Match[str], base: str) -> str:
     for name, value in attrs:
         if name in _URI_ATTRIBUTES and not _ABSOLUTE.match(value):
             raw = html.unescape(value).strip()
+            if not raw:  # emptied by a sanitiser (javascript: and friends): drop it
+                continue
             if base and not _ABSOLUTE.match(raw):
                 raw = make_safe_absolute_uri(base, raw)
             if not raw:
@@ -101,6 +105,9 @@ def clean_html(fragment: str | None, base: str = "") -> str | None:
         return text  # plain text: nothing to clean, nothing to escape
     cleaned = _CLEANER.clean(text)
     cleaned = _START_TAG.sub(lambda m: _canonical_tag(m, base), cleaned).strip()
+    # feedparser strips its output after removing scripts; whitespace left before the
+    # closing tags at the very end is dropped the same way here
+    cleaned = _TRAILING_SPACE.sub(r"\1", cleaned)
     return cleaned or None
 
 
@@ -149,6 +156,10 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 _XML_DECL_ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 _C1_REFS = re.compile(rb"&#(?:[xX]0*[89][0-9a-fA-F]|0*1(?:2[89]|[3-5][0-9]));")
+# U+00C2..U+00F4 then U+00A0..U+00BF: UTF-8 read as Latin-1, which feedparser undoes
+_MOJIBAKE = re.compile(rb"\xc3[\x82-\xb4]\xc2[\xa0-\xbf]")
+_LATIN1_LEAD_REFS = re.compile(rb"&#(?:[xX]0*[cCdD][0-9a-fA-F]|[xX]0*[eE][0-9a-fA-F]|[xX]0*[fF][0-4]|"
+                               rb"0*(?:19[4-9]|2[0-3][0-9]|24[0-4]));")
 _UTF8 = frozenset({"utf-8", "utf8"})
 _HTMLISH = re.compile(r"</\w+>|&#?\w+;|<\w+[\s/>]")
 
@@ -188,6 +199,8 @@ def _parse(body: bytes, url: str, content_type: str | None, max_items: int) -> P
         raise _Decline(f"declared encoding {m.group(1).decode()}")
     if (b"\xc2" in body and _C1_UTF8.search(body)) or (b"&#" in body and _C1_REFS.search(body)):
         raise _Decline("C1 control characters (feedparser maps them as windows-1252)")
+    if (b"\xc3" in body and _MOJIBAKE.search(body)) or (b"&#" in body and _LATIN1_LEAD_REFS.search(body)):
+        raise _Decline("text that may be double-encoded UTF-8 (feedparser re-decodes it)")
     if b"<!DOCTYPE" in head or b"<!ENTITY" in body[:8192] or b"xml:base" in body:
         raise _Decline("DOCTYPE, entity declaration or xml:base")
     if not head.lstrip().startswith(b"<"):
@@ -364,6 +377,7 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
     published = None
     guid_is_link = True
     categories: list[str] = []
+    tag_keys: set[tuple[str | None, ...]] = set()
     images: list[tuple[int, str]] = []
     for el in item:
         tag = el.tag
@@ -371,7 +385,9 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
             raise _Decline(f"item element <{tag}>")
         if tag == "category":
             term = _text(el)
-            if term:
+            key = (term, el.get("domain"))
+            if term and key not in tag_keys:  # feedparser keeps each (term, scheme) once
+                tag_keys.add(key)
                 categories.append(term)
         elif tag in (MEDIA_CONTENT, MEDIA_THUMBNAIL):
             _image_from_media(el, images)
@@ -393,7 +409,7 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
             elif tag == "pubDate":
                 published = _rfc822(_text(el))
             elif tag == "description":
-                summary = _markup(el)
+                summary = _markup(el) or ""
             elif tag == CONTENT_ENCODED:
                 content = _markup(el)
             elif tag == DC_CREATOR:
@@ -485,6 +501,7 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
     title = link = guid = summary = content = author = None
     published = updated = None
     categories: list[str] = []
+    tag_keys: set[tuple[str | None, ...]] = set()
     images: list[tuple[int, str]] = []
     for el in entry:
         tag = el.tag
@@ -494,7 +511,9 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
             if len(el):
                 raise _Decline("markup inside <category>")
             term = (el.get("term") or "").strip()
-            if term:
+            key = (term, el.get("scheme"), el.get("label"))
+            if term and key not in tag_keys:
+                tag_keys.add(key)
                 categories.append(term)
         elif tag in (MEDIA_CONTENT, MEDIA_THUMBNAIL):
             _image_from_media(el, images)
@@ -522,7 +541,7 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
             elif tag == ATOM_UPDATED:
                 updated = _rfc3339(_text(el))
             elif tag == ATOM_SUMMARY:
-                summary = _atom_text(el, html_ok=True)
+                summary = _atom_text(el, html_ok=True) or ""
             elif tag == ATOM_CONTENT:
                 if el.get("src") is not None:
                     raise _Decline("out-of-line content")
