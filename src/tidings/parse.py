@@ -29,8 +29,10 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
+from feedparser import CharacterEncodingOverride  # noqa: F401  (conformance cases look it up here)
 from lxml import etree
 
 from tidings.errors import NotAFeed, ParseError
@@ -111,7 +113,7 @@ def _fetch_for_conformance(url: str) -> tuple[bytes, str, dict[str, str]]:
 def _feedparser(body: bytes, url: str, headers: dict[str, str]) -> Any:
     headers = {k.lower(): v for k, v in headers.items()}
     if url:
-        headers.setdefault("content-location", url)
+        headers["content-location"] = urljoin(url, headers.get("content-location", url))
         # no Content-Type known: read it as generic XML (its own declaration decides the
         # encoding) rather than let feedparser apply HTTP's text/* defaults
         headers.setdefault("content-type", "application/xml")
