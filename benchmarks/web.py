@@ -222,7 +222,7 @@ def offset_vs_keyset(con: sqlite3.Connection, depth: int) -> tuple[float, float]
                           "LIMIT 1 OFFSET ?", (depth,)).fetchone()
     naive = timed("SELECT * FROM articles ORDER BY sort_at DESC, id DESC LIMIT 30 OFFSET ?",
                   (depth,))
-    keyset = timed("SELECT * FROM articles WHERE sort_at < ? OR (sort_at = ? AND id < ?) "
+    keyset = timed("SELECT * FROM articles WHERE sort_at <= ? AND (sort_at < ? OR id < ?) "
                    "ORDER BY sort_at DESC, id DESC LIMIT 30", (at, at, aid))
     return naive, keyset
 

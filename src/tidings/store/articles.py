@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, func, insert, or_, select
+from sqlalchemy import Engine, Row, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from tidings.model import Article
@@ -89,8 +89,9 @@ class ArticleStore:
             q = q.where(articles.c.source_id == source_id)
         if before is not None:
             at, aid = before
-            q = q.where(or_(articles.c.sort_at < at,
-                            and_(articles.c.sort_at == at, articles.c.id < aid)))
+            # the first term is the index range (ix_articles_sort_at); an OR alone is a scan
+            q = q.where(articles.c.sort_at <= at,
+                        or_(articles.c.sort_at < at, articles.c.id < aid))
         with self.engine.connect() as conn:
             return [_article(r) for r in conn.execute(q).all()]
 

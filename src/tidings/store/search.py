@@ -216,6 +216,13 @@ class StoryCard:
     lead: Article | None
 
 
+# rowids and bm25 scores of the FTS5 matches (headline weighted 8:1 over body); built once
+_FTS_MATCHES = text(
+    "SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
+    "WHERE articles_fts MATCH :match").columns(column("id", Integer),
+                                               column("score", Float)).subquery("m")
+
+
 class SearchStore:
     """Full-text search and browse queries for the reader and the API."""
 
@@ -254,9 +261,7 @@ class SearchStore:
     def _sqlite(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
                 sort: str) -> list[Any]:
         match = fts5_query(parsed)
-        fts = text("SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
-                   "WHERE articles_fts MATCH :match").columns(column("id", Integer),
-                                                      column("score", Float)).subquery("m")
+        fts = _FTS_MATCHES
         q = (select(fts.c.id, fts.c.score).join(articles, articles.c.id == fts.c.id)
              .where(*cond).limit(limit).offset(offset))
         if sort == "date":
@@ -399,8 +404,9 @@ class SearchStore:
             q = q.where(*_filters(SearchFilters(country=country)))
         if before is not None:
             at, aid = before
-            q = q.where(or_(articles.c.sort_at < at,
-                            and_(articles.c.sort_at == at, articles.c.id < aid)))
+            # the first term is the index range (ix_articles_sort_at); an OR alone is a scan
+            q = q.where(articles.c.sort_at <= at,
+                        or_(articles.c.sort_at < at, articles.c.id < aid))
         with self.engine.connect() as conn:
             return [_article(r) for r in conn.execute(q)]
 
@@ -425,8 +431,8 @@ class SearchStore:
             q = q.where(stories.c.category == category)
         if before is not None:
             hot, sid = before
-            q = q.where(or_(stories.c.hotness < hot,
-                            and_(stories.c.hotness == hot, stories.c.id < sid)))
+            q = q.where(stories.c.hotness <= hot,
+                        or_(stories.c.hotness < hot, stories.c.id < sid))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0, None)
