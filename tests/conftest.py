@@ -176,7 +176,7 @@ def settings(database_url: str) -> Settings:
         config_file=None,
         database_url=database_url,
         allow_private_addresses=True,
-        request_timeout=3.0,
+        request_timeout=10.0,
         max_body_bytes=2_000_000,
         request_spacing=0.0,
     )
@@ -198,7 +198,7 @@ def cli_env(database_url: str) -> dict[str, str]:
     env.update({
         "TIDINGS_DATABASE_URL": database_url,
         "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
-        "TIDINGS_REQUEST_TIMEOUT": "3",
+        "TIDINGS_REQUEST_TIMEOUT": "10",
         "TIDINGS_MAX_BODY_BYTES": "2000000",
         "TIDINGS_REQUEST_SPACING": "0",
     })

@@ -52,11 +52,10 @@ def loaded(publisher_server: PublisherServer, cli_env: dict[str, str], tmp_path:
                             ("Bad loop", "", "", "/bad/loop-a.xml"),
                             ("Bad huge", "", "", "/bad/huge.xml"),
                             ("Bad malformed", "", "", "/bad/malformed.xml"),
-                            ("Bad slow", "", "", "/bad/slow.xml"),
                             ("Bad empty", "", "", "/bad/empty.xml")))
     code, out = cli(cli_env, "sources", "import", str(listing))
     assert code == 0, out
-    assert "imported 9 new feeds" in out
+    assert "imported 8 new feeds" in out
     code, out = cli(cli_env, "fetch")
     assert code == 0, out  # individual feeds failed, but that is recorded, not fatal
     return cli_env, out
@@ -118,7 +117,7 @@ def test_bad_feeds_are_recorded_not_fatal(loaded) -> None:
         st.close()
     expected = {
         "html-as-feed.xml": "NotAFeed", "500.xml": "HTTP 500", "loop-a.xml": "redirect loop",
-        "huge.xml": "TooLarge", "malformed.xml": "ParseError", "slow.xml": "FetchTimeout",
+        "huge.xml": "TooLarge", "malformed.xml": "ParseError",
         "empty.xml": "EmptyBody",
     }
     for name, needle in expected.items():
@@ -129,6 +128,30 @@ def test_bad_feeds_are_recorded_not_fatal(loaded) -> None:
     for name in ("rss.xml", "atom.xml", "feed.json"):
         assert feeds[name].error_count == 0 and feeds[name].last_success_at is not None
         assert feeds[name].etag  # validators kept for the next conditional GET
+
+
+def test_slow_feed_times_out_and_is_recorded(publisher_server, cli_env) -> None:
+    env = dict(cli_env, TIDINGS_REQUEST_TIMEOUT="1")
+    code, out = cli(env, "sources", "add", publisher_server.url("/planet/rss.xml"))
+    assert code == 0, out
+    st = stored(env)
+    try:
+        source = st.sources.list_sources()[0]
+        assert source.id is not None
+        st.sources.add_feed(source.id, publisher_server.url("/bad/slow.xml"))
+    finally:
+        st.close()
+    code, out = cli(env, "fetch")
+    assert code == 0, out
+    assert "1 failed" in out and "FetchTimeout" in out
+    st = stored(env)
+    try:
+        slow = st.sources.get_feed_by_url(publisher_server.url("/bad/slow.xml"))
+        good = st.sources.get_feed_by_url(publisher_server.url("/planet/rss.xml"))
+    finally:
+        st.close()
+    assert slow is not None and slow.error_count == 1 and "within 1s" in (slow.last_error or "")
+    assert good is not None and good.error_count == 0  # polled alongside, unaffected
 
 
 def test_second_fetch_is_conditional_and_stores_nothing_twice(loaded, publisher_server) -> None:
@@ -231,7 +254,7 @@ def test_sources_export_roundtrip(loaded, tmp_path: Path) -> None:
     path = tmp_path / "exported.opml"
     path.write_text(out)
     code, out = cli(other, "sources", "import", str(path))
-    assert code == 0 and "imported 10 new feeds" in out
+    assert code == 0 and "imported 9 new feeds" in out
 
 
 def test_bad_cli_input_gives_clear_errors(cli_env, tmp_path: Path) -> None:
