@@ -61,7 +61,7 @@ _URL_SCHEMES = {"ftp", "http", "https", "irc", "ircs", "magnet", "mailto", "mms"
 _URI_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _START_TAG = re.compile(r"<([a-z][a-z0-9]*)((?: [a-z\-]+=\"[^\"]*\")+)(/?)>")
-_TRAILING_SPACE = re.compile(r"\s+((?:</[a-z0-9]+>)+)$")
+_CLOSING_TAG = re.compile(r"</[a-z0-9]+>")
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
 
@@ -107,8 +107,21 @@ def clean_html(fragment: str | None, base: str = "") -> str | None:
     cleaned = _START_TAG.sub(lambda m: _canonical_tag(m, base), cleaned).strip()
     # feedparser strips its output after removing scripts; whitespace left before the
     # closing tags at the very end is dropped the same way here
-    cleaned = _TRAILING_SPACE.sub(r"\1", cleaned)
-    return cleaned or None
+    return _strip_before_closing_tags(cleaned) or None
+
+
+def _strip_before_closing_tags(text: str) -> str:
+    """Drop whitespace that only closing tags follow: ``'<p>x </p>'`` -> ``'<p>x</p>'``."""
+    i = len(text)
+    while i and text[i - 1] == ">":
+        j = text.rfind("</", 0, i)
+        if j < 0 or not _CLOSING_TAG.fullmatch(text, j, i):
+            break
+        i = j
+    k = i
+    while k and text[k - 1].isspace():
+        k -= 1
+    return text[:k] + text[i:] if k < i else text
 
 
 # -- the fast path ---------------------------------------------------------------
