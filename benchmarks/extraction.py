@@ -4,7 +4,9 @@ Runs both over every page of ``../shared/bench/extraction/`` (181 real pages
 with hand-checked bodies) in the same process, one page at a time on one core,
 writes each one's output as a JSON file in a temporary directory and scores it
 with the benchmark's own ``score.py`` (run as a subprocess), then prints F1,
-precision, recall and documents per second for both.
+precision, recall and documents per CPU second for both (CPU time of this
+process, the fastest of ``--repeat`` interleaved rounds: wall time on a
+machine shared with other work swings by 2x between runs).
 
 The baseline is trafilatura 2.x with ``favor_precision=True,
 include_comments=False`` (the best trafilatura row of issue 3's table).
@@ -68,11 +70,13 @@ def tidings_extract(page: str, url: str) -> str:
 
 def run(fn: Callable[[str, str], str], ids: list[str], pages: dict[str, str],
         urls: dict[str, str]) -> tuple[dict[str, str], float]:
+    """Outputs, and the CPU seconds this process spent making them (steadier than wall time
+    on a shared machine; the extractors are single-threaded, so it is one core's time)."""
     out: dict[str, str] = {}
-    start = time.perf_counter()
+    start = time.process_time()
     for i in ids:
         out[i] = fn(pages[i], urls[i])
-    return out, time.perf_counter() - start
+    return out, time.process_time() - start
 
 
 def score(shared: Path, predictions: dict[str, str], workdir: Path, name: str,
@@ -103,8 +107,8 @@ def body_benchmark(shared: Path, per_doc: bool = False, repeat: int = 3) -> None
         ("trafilatura favor_precision, no comments (baseline)", trafilatura_best),
         ("tidings.extract", tidings_extract),
     ]
-    print(f"article bodies: {len(ids)} pages of shared/bench/extraction, one core, "
-          f"docs/s from the fastest of {repeat} interleaved rounds")
+    print(f"article bodies: {len(ids)} pages of shared/bench/extraction, one core; docs/s = pages "
+          f"per CPU second, fastest of {repeat} interleaved rounds")
     print(f"{'extractor':<52} {'F1':>6} {'prec':>6} {'recall':>6} {'docs/s':>7}")
     for _name, fn in contenders:  # warm up: imports, language models, caches
         run(fn, ids[:3], pages, urls)

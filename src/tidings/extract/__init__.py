@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from copy import deepcopy
 from typing import Any
 
 import lxml.html
@@ -82,8 +83,8 @@ READABILITY_SWITCH = 2.0  # readability's body must be this many times longer th
 READABILITY_CONTAINS = 0.9  # ... and hold this share of trafilatura's 4-word shingles
 
 
-def _parse_html(page: bytes | str, declared: str | None = None) -> tuple[str, Any]:
-    """(decoded text, parsed tree) of a page; ValueError when there is nothing to read."""
+def _parse_html(page: bytes | str, declared: str | None = None) -> Any:
+    """The parsed tree of a page; ValueError when there is nothing to read."""
     text = page if isinstance(page, str) else decode_html(page, declared)
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
@@ -94,7 +95,7 @@ def _parse_html(page: bytes | str, declared: str | None = None) -> tuple[str, An
         raise ValueError(f"unreadable HTML: {e}") from e
     if tree is None:
         raise ValueError("unreadable HTML")
-    return text, tree
+    return tree
 
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -104,7 +105,7 @@ def _words(text: str | None) -> int:
     return len(re.findall(r"\w+", text or ""))
 
 
-def _body_blocks(tree: Any, html: str, url: str, evidence: str = "") -> list[Block]:
+def _body_blocks(tree: Any, url: str, evidence: str = "") -> list[Block]:
     """The body as blocks, from up to three opinions on the same parsed page.
 
     ``favor_precision`` is trafilatura's better reader of most pages, but on
@@ -134,7 +135,7 @@ def _body_blocks(tree: Any, html: str, url: str, evidence: str = "") -> list[Blo
     missing_lead = bool(lead) and lead not in _key(precise.text if precise is not None else "")
     paragraph_words = _paragraph_words(tree)
     if (have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * paragraph_words
-            and paragraph_words and not missing_lead):
+            and not missing_lead):
         return _blocks(precise.body)
     chosen = precise if precise is not None and precise.body is not None else None
     recall = trafilatura.bare_extraction(tree, options=Extractor(recall=True, **common))
@@ -145,7 +146,7 @@ def _body_blocks(tree: Any, html: str, url: str, evidence: str = "") -> list[Blo
     chosen_text = chosen.text or "" if chosen is not None else ""
     if paragraph_words and paragraph_words < READABILITY_SWITCH * _words(chosen_text):
         return _blocks(chosen.body) if chosen is not None else []  # no room for twice the text
-    second = _readability_blocks(html)
+    second = _readability_blocks(deepcopy(tree))
     second_text = " ".join(b.text for b in second)
     if (_words(second_text) >= READABILITY_SWITCH * max(_words(chosen_text), 1)
             and _contained(chosen_text, second_text) >= READABILITY_CONTAINS):
@@ -168,12 +169,13 @@ _READABILITY_BLOCKS = {"p": "p", "li": "li", "h1": "h2", "h2": "h2", "h3": "h3",
                        "blockquote": "quote", "pre": "p", "dd": "p"}
 
 
-def _readability_blocks(html: str) -> list[Block]:
-    """readability-lxml's opinion of the body, as blocks (innermost block elements only)."""
+def _readability_blocks(tree: Any) -> list[Block]:
+    """readability-lxml's opinion of the body, as blocks (innermost block elements only).
+    ``tree`` is a copy of the page it may change; its links are not used, so no URL."""
     from readability import Document
 
     try:
-        summary = Document(html).summary(html_partial=True)  # no URL: its links are not used
+        summary = Document(tree).summary(html_partial=True)
         root = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception:  # readability asserts on some odd pages ("too many bodies"): no opinion
         return []
@@ -203,14 +205,14 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
     page's.
     """
     try:
-        html, tree = _parse_html(page, charset)
+        tree = _parse_html(page, charset)
     except ValueError as e:
         return _empty(entry, publisher, str(e))
     meta = PageMeta(tree, url)
     site = meta.site_name()
     names = [site, publisher]
     evidence = html_to_text(entry.content or entry.summary) if entry is not None else ""
-    blocks = _body_blocks(tree, html, url, evidence)
+    blocks = _body_blocks(tree, url, evidence)
     candidates = meta.headline_candidates()
     if entry is not None and entry.title:
         candidates.append(html_to_text(entry.title))
