@@ -8,7 +8,9 @@ How a page is read (each step measured by ``benchmarks/extraction.py``):
    opinion may have cut the body short (under 150 words, under half the
    page's paragraph text, or missing the opening words of the feed's own
    text), its ``favor_recall`` opinion is asked too, and taken when the
-   precise one has under half its words.
+   precise one has under half its words; then readability-lxml's, taken when
+   it has twice the words and contains trafilatura's (``_body_blocks``).
+   Text trafilatura leaves loose between its elements is kept.
 3. The chosen body becomes paragraph blocks; page furniture is dropped
    (``body.py``: promotion lines such as "ALSO READ | ...", datelines,
    copyright, bylines, the headline repeated as first line, repeated
