@@ -277,6 +277,10 @@ def test_image_proxy(site: Site, client: TestClient) -> None:
     client.get(f"/img/{site.ids['picture']}")
     assert site.server.routes["/xss/pic.png"].hits == 1  # cached
     assert client.get(f"/img/{site.ids['tram']}").status_code == 404  # no image
+    broken = client.get(f"/img/{site.ids['xss_attr']}")  # a URL the publisher does not serve
+    assert broken.status_code == 200 and broken.headers["x-tidings-image"] == "unavailable"
+    assert broken.headers["content-type"] == "image/svg+xml"
+    assert client.get(f"/img/{site.ids['xss_title']}").status_code == 404  # javascript: URL
     assert client.get("/img/999999").status_code == 404
 
 

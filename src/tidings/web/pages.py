@@ -203,6 +203,8 @@ def search_page(request: Request, q: str = "", source_id: str | None = None,
 
 # -- images ------------------------------------------------------------------------
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
+PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 3">'
+               b'<rect width="4" height="3" fill="#8884"/></svg>')
 
 
 @router.get("/img/{article_id}")
@@ -210,7 +212,9 @@ async def lead_image(request: Request, article_id: int) -> Response:
     """An article's lead image, fetched by the server so readers never contact a third party.
 
     Only the stored image of a stored article is fetched (no open proxy), through
-    the same guarded fetcher as feeds; only raster image types are passed on.
+    the same guarded fetcher as feeds; only raster image types are passed on. When
+    the publisher's image cannot be used, a neutral placeholder is served (200,
+    ``X-Tidings-Image: unavailable``) so the page shows no broken image.
     """
     cache: dict[int, tuple[bytes, str]] = request.app.state.image_cache
     if article_id not in cache:
@@ -221,10 +225,13 @@ async def lead_image(request: Request, article_id: int) -> Response:
             async with Fetcher(request.app.state.settings) as fetcher:
                 got = await fetcher.get(article.image or "", accept="image/*",
                                         max_bytes=5_000_000)
-        except TidingsError as e:
-            raise HTTPException(502, "The publisher's image could not be fetched.") from e
-        if got.status != 200 or got.content_type not in IMAGE_TYPES:
-            raise HTTPException(502, "The publisher's image is not a usable picture.")
+            usable = got.status == 200 and got.content_type in IMAGE_TYPES
+        except TidingsError:
+            usable = False
+        if not usable:  # a neutral placeholder, not a broken-image icon; retried later
+            return Response(PLACEHOLDER, media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=600",
+                                     "X-Tidings-Image": "unavailable"})
         if len(cache) > 256:
             cache.pop(next(iter(cache)))
         cache[article_id] = (got.body, got.content_type)
@@ -254,7 +261,8 @@ def _admin_state(request: Request) -> tuple[str, str, bool]:
 
 def _check_csrf(request: Request, form: Any, token: str, nonce: str) -> None:
     origin = request.headers.get("origin")
-    if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+    # browsers send "null" under Referrer-Policy: no-referrer; the token still decides
+    if origin and origin != "null" and origin.rstrip("/") != str(request.base_url).rstrip("/"):
         raise HTTPException(403, "Cross-site form submission refused.")
     sent = str(form.get("csrf") or "")
     if not nonce or not hmac.compare_digest(sent, _sign(token, "csrf", nonce)):
