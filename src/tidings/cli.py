@@ -376,6 +376,23 @@ def reenrich() -> None:
 
 @app.command()
 @guarded
+def recluster() -> None:
+    """Rebuild stories, storylines and duplicate groups from the stored articles, with current settings."""
+    from tidings.stories import recluster as rebuild
+
+    s = settings()
+    with open_store() as store, _progress() as progress:
+        task = progress.add_task("re-clustering", total=store.articles.count(), status="")
+
+        def on_article(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, status=f"{done} articles")
+
+        done, made = rebuild(s, store, on_article)
+    out.print(f"re-clustered {done} articles into {made} stories")
+
+
+@app.command()
+@guarded
 def extract(
     inputs: Annotated[list[str], typer.Argument(help="HTML files or http(s) URLs.")],
     url: Annotated[str | None, typer.Option(help="Page URL to assume for files.")] = None,

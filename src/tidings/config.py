@@ -72,7 +72,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("enrich_recogniser", "", str,
            "Optional model-based entity recogniser added to the built-in rules: empty for none, "
            "or spacy:MODEL for an installed spaCy pipeline (never downloaded at run time)."),
-    Option("cluster_threshold", 0.2, float,
+    Option("cluster_threshold", 0.15, float,
            "Least similarity (headline and lead TF-IDF) for an article to join an existing story."),
     Option("cluster_window_hours", 36.0, float,
            "A story takes new articles while its newest article is at most this many hours old."),
@@ -139,7 +139,7 @@ class Settings:
     load_default_sources: bool = True
     enrich: bool = True
     enrich_recogniser: str = ""
-    cluster_threshold: float = 0.2
+    cluster_threshold: float = 0.15
     cluster_window_hours: float = 36.0
     storyline_threshold: float = 0.25
     storyline_days: float = 7.0

@@ -25,9 +25,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from tidings.config import Settings
+from tidings.dedup import canonical_url, choose_canonical
 from tidings.enrich import Enricher, load_recogniser
 from tidings.errors import FetchError, HTTPStatusError, InvalidURL, ParseError, TidingsError
 from tidings.extract import extract, from_feed
@@ -38,21 +39,13 @@ from tidings.robots import RobotsCache
 from tidings.schedule import Decision, Policy, PollOutcome, decide
 from tidings.store import Store
 from tidings.store.schema import now_utc
+from tidings.stories import StoryStage
 
 log = logging.getLogger(__name__)
 
 ARTICLE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
-_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src")
-
-
-def canonical_url(url: str) -> str:
-    """Placeholder canonical form: lower-case scheme and host, no fragment or tracking params."""
-    parts = urlsplit(url.strip())
-    query = "&".join(p for p in parts.query.split("&")
-                     if p and not p.lower().startswith(_TRACKING_PREFIXES))
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
 @dataclass(slots=True)
@@ -111,6 +104,7 @@ class Pipeline:
         self.settings = settings
         self.store = store
         self._enricher: Enricher | None = None
+        self._stories: StoryStage | None = None
         self.policy = Policy.from_settings(settings)
         self._rng = random.Random()
         self._robots: RobotsCache | None = None
@@ -284,11 +278,7 @@ class Pipeline:
         title = chosen.title or (extracted.title if extracted else None) or fallback.title
         if not title:
             title = final_url
-        canonical = canonical_url(final_url)
-        if extracted is not None and extracted.canonical_url:
-            candidate = canonical_url(extracted.canonical_url)
-            if urlsplit(candidate).hostname == urlsplit(canonical).hostname:
-                canonical = candidate
+        canonical = choose_canonical(final_url, extracted.canonical_url if extracted else None)
         meta = extracted if extracted is not None else fallback
         return Article(
             id=None, url=final_url, canonical_url=canonical, title=title,
@@ -310,6 +300,15 @@ class Pipeline:
         article and writes only the columns and tables it owns.
         """
         self.enrich(article_id)
+        self.place_in_story(article_id)
+
+    def place_in_story(self, article_id: int) -> None:
+        """Dedup then clustering (``tidings.stories``): duplicate group, story, storyline."""
+        article = self.store.articles.get(article_id)
+        if article is not None:
+            if self._stories is None:
+                self._stories = StoryStage(self.settings, self.store)
+            self._stories.process(article)
 
     def enrich(self, article_id: int) -> None:
         """Enrichment (``tidings.enrich``): language, entities, countries, topic, keywords, summary."""

@@ -28,6 +28,7 @@ from tidings.store.attempts import AttemptStore
 from tidings.store.entities import EntityStore
 from tidings.store.search import SearchStore
 from tidings.store.sources import SourceStore
+from tidings.store.stories import StoryStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -75,6 +76,7 @@ class Store:
         self.attempts = AttemptStore(self.engine)
         self.entities = EntityStore(self.engine)
         self.search = SearchStore(self.engine)
+        self.stories = StoryStore(self.engine)
 
     @property
     def dialect(self) -> str:

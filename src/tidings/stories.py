@@ -1,0 +1,209 @@
+"""The dedup and clustering stage as the pipeline runs it, one stored article at a time.
+
+For each newly stored article (``StoryStage.process``):
+
+1. ``dedup.DuplicateIndex`` looks for an earlier copy of its text (exact
+   fingerprint, then MinHash LSH near-duplicate); a copy joins (or starts) the
+   original's duplicate group, with the credited wire agency, and its
+   ``duplicate_of`` points at the group's earliest article;
+2. ``cluster.StoryClusterer`` places it: a copy goes to its original's story,
+   anything else to the most similar active story or a new one;
+3. the story's derived columns are recomputed (representative headline = the
+   most central article, summary, counts, first reporter, times, hotness);
+4. a new story looks for an earlier story (``storyline_days`` back) that it
+   continues, and joins that story's storyline.
+
+The decisions are the pure functions of ``tidings.dedup`` and
+``tidings.cluster``; this module holds their in-memory state (online IDF,
+active clusters, recent texts) and does the reading and writing through
+``store.stories``. On first use the state is warmed from the articles of the
+last ``storyline_days`` days, so a restarted process carries on where the
+last one stopped. Several worker processes each keep their own state: a
+story can be split in two when two workers see its first articles at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tidings.cluster import (
+    ClusterParams,
+    OnlineIdf,
+    StoryClusterer,
+    Vector,
+    most_central,
+    storyline_match,
+    text_terms,
+)
+from tidings.config import Settings
+from tidings.dedup import DuplicateIndex, detect_agency
+from tidings.model import Article
+from tidings.store import Store
+from tidings.store.schema import now_utc
+
+HALF_LIFE_HOURS = 12.0
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+CENTROID_TERMS = 60
+REPRESENTATIVE_POOL = 200
+
+
+def params_from(settings: Settings) -> ClusterParams:
+    return ClusterParams(threshold=settings.cluster_threshold,
+                         window=settings.cluster_window_hours,
+                         storyline_threshold=settings.storyline_threshold,
+                         storyline_days=settings.storyline_days)
+
+
+def article_time(article: Article) -> datetime:
+    """When the article entered the news: published, but never after it was fetched."""
+    fetched = article.fetched_at or now_utc()
+    return min(article.published_at or fetched, fetched)
+
+
+def hours(at: datetime) -> float:
+    return (at - _EPOCH).total_seconds() / 3600.0
+
+
+def hotness_key(article_count: int, publisher_count: int, last_updated: datetime) -> float:
+    """A sortable hotness: log(articles and publishers) plus time, so older stories decay.
+
+    Ordering by this key is ordering by ``cluster.hotness`` (the weight halved
+    every ``HALF_LIFE_HOURS``) at any moment, without rewriting old rows.
+    """
+    weight = math.log1p(article_count) + 2.0 * math.log1p(publisher_count)
+    return math.log(weight) + hours(last_updated) * math.log(2) / HALF_LIFE_HOURS
+
+
+def lead(article: Article) -> str:
+    return article.text or article.summary or ""
+
+
+def dedup_text(article: Article) -> str:
+    return article.text or article.summary or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What the stage did with one article."""
+
+    article_id: int
+    story_id: int
+    new_story: bool
+    duplicate_of: int | None = None
+    storyline_id: int | None = None
+
+
+class StoryStage:
+    """Dedup then clustering for stored articles; one per process (holds the online state)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.store = store
+        self.params = params_from(settings)
+        self.idf = OnlineIdf()
+        self.clusterer = StoryClusterer(self.params)
+        self.dups = DuplicateIndex(window=settings.dedup_window_hours)
+        self._warm = False
+
+    def vector(self, article: Article, *, observe: bool = True) -> Vector:
+        return self.idf.weigh(text_terms(article.title, lead(article)), observe=observe)
+
+    def warm(self, now: datetime | None = None, *, skip: int | None = None) -> int:
+        """Load the recent past (IDF, active stories, recent texts) from the store."""
+        self._warm = True
+        now = now or now_utc()
+        since = now - timedelta(days=self.params.storyline_days)
+        n = 0
+        for article in self.store.stories.articles_since(since):
+            if article.id is None or article.id == skip:
+                continue
+            at = hours(article_time(article))
+            vec = self.vector(article)
+            if article.story_id is not None and hours(now) - at <= self.params.window:
+                self.clusterer.add(article.story_id, vec, at)
+            self.dups.add(article.id, dedup_text(article), at)
+            n += 1
+        return n
+
+    def process(self, article: Article) -> Placement:
+        """Dedup, cluster and record one stored article."""
+        assert article.id is not None, "the article must be stored first"
+        if not self._warm:
+            self.warm(skip=article.id)
+        at_dt = article_time(article)
+        at = hours(at_dt)
+        text = dedup_text(article)
+        match = self.dups.find(text, at)
+        self.dups.add(article.id, text, at)
+        vec = self.vector(article)
+
+        stories = self.store.stories
+        story_id: int | None = None
+        duplicate_of: int | None = None
+        if match is not None and isinstance(match.key, int) and match.key != article.id:
+            original = self.store.articles.get(match.key)
+            if original is not None:
+                agency = detect_agency(text, article.author) or detect_agency(
+                    dedup_text(original), original.author)
+                stories.add_duplicate(article.id, match.key, agency)
+                duplicate_of = self.store.articles.get(article.id).duplicate_of  # type: ignore[union-attr]
+                story_id = original.story_id
+        if story_id is None:
+            label = self.clusterer.decide(vec, at).label
+            story_id = label if isinstance(label, int) else None
+        new_story = story_id is None
+        if story_id is None:
+            story_id = stories.create(article.title, at_dt)
+        stories.assign(article.id, story_id)
+        self.clusterer.add(story_id, vec, at)
+        self.refresh(story_id)
+        line = None
+        if new_story:
+            line = self.link_storyline(story_id, vec, at_dt)
+        return Placement(article.id, story_id, new_story, duplicate_of, line)
+
+    def refresh(self, story_id: int) -> None:
+        """Recompute a story's representative, counts, times and hotness."""
+        members = self.store.stories.members(story_id, limit=REPRESENTATIVE_POOL)
+        if not members:
+            return
+        vectors = [self.vector(m, observe=False) for m in members]
+        rep = members[most_central(vectors)]
+        newest = max((m.fetched_at or article_time(m)) for m in members)
+        key = hotness_key(len(members), len({m.publisher for m in members}), newest)
+        self.store.stories.refresh(story_id, representative_id=rep.id, hotness=key,
+                                   centroid=self.clusterer.centroid(story_id, CENTROID_TERMS))
+
+    def link_storyline(self, story_id: int, vec: Vector, at: datetime) -> int | None:
+        """Join the storyline of the most similar earlier story, if one is similar enough."""
+        since = at - timedelta(days=self.params.storyline_days)
+        candidates = [(sid, cent) for sid, _line, cent in
+                      self.store.stories.recent(since, exclude=story_id) if cent]
+        earlier = storyline_match(vec, candidates, self.params.storyline_threshold)
+        if earlier is None:
+            return None
+        return self.store.stories.link_storyline(story_id, earlier)
+
+
+def recluster(settings: Settings, store: Store,
+              on_article: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    """Rebuild every story, storyline and duplicate group from the stored articles.
+
+    The articles are kept; their story and duplicate links are recomputed in
+    stream order (time, then id) with the current settings. Returns
+    (articles processed, stories made).
+    """
+    store.stories.reset()
+    stage = StoryStage(settings, store)
+    stage._warm = True  # start from nothing: the stream below is the whole past
+    order = [i for i, _ in store.stories.ordered_ids()]
+    done = 0
+    for start in range(0, len(order), 200):
+        for article in store.stories.get_many(order[start:start + 200]):
+            stage.process(article)
+            done += 1
+            if on_article is not None:
+                on_article(done, len(order))
+    return done, store.stories.count()
