@@ -25,6 +25,7 @@ from tidings.extract import (
     extract,
     from_feed,
     html_to_text,
+    is_boilerplate_line,
     normalise_inline,
     normalise_text,
     parse_datetime,
@@ -332,3 +333,30 @@ def test_text_between_subheadings_without_paragraph_tags_is_kept() -> None:
         ("p", "Intro text before anything."), ("h2", "Kettle for $10"),
         ("p", "This kettle boils fast."), ("p", "It is quiet too."), ("h2", "Toaster for $20"),
         ("p", "A paragraph."), ("p", "Tail after the paragraph.")]
+
+
+@pytest.mark.parametrize("line", [
+    "ALSO READ | Storm season: what the new forecasts mean", "Also Read: Markets close higher",
+    "Follow us on Google News", "Follow The Valley Courier Opinion section on Facebook and Twitter",
+    "यह भी पढ़ें: बारिश के बाद सड़कों की मरम्मत", "Tags: flooding, harbour", "Tags",
+    "Sign up for The Morning Brief today to get the free daily newsletter",
+    "This copy is for your personal, non-commercial use only.", "Like this story? Share it!",
+    "Updated at 1:23 p.m.", "Nov 19, 2019 10:02 IST", "© 2024 The Fixture Times",
+    "Write to Jane Doe at jane.doe@example.com", "https://example.com/a/b",
+    "[button link=”https://example.com/x” type=”big”] Send us your review",
+    "Get the magazine delivered every month. Click here for more details.",
+])
+def test_page_furniture_lines(line: str) -> None:
+    assert is_boilerplate_line(line)
+
+
+@pytest.mark.parametrize("line", [
+    "Also, the council read the report aloud before the vote.",
+    "Follow-up inspections are planned for 2025, the engineers said.",
+    "The storm hit on Nov 19, 2019 at 10:02, flooding 40 homes along the harbour.",
+    "Tags on the crates showed they had come from Rotterdam.",
+    "Copyright law, the judge said, does not protect a list of facts.",
+    "Readers wrote to us in their hundreds after the first report.",
+])
+def test_body_lines_are_not_furniture(line: str) -> None:
+    assert not is_boilerplate_line(line)

@@ -26,11 +26,11 @@ _PROMO = re.compile(
          |related(\s+(news|stories|articles|coverage|links?))?|trending(\s+now)?
          |watch(\s+video)?|click\s+here|(catch|get)\s+(all|the\s+latest))\b\s*([:|\-–—]|$)
       |(यह|ये|इसे)\s+भी\s+(पढ़ें|पढ़े|देखें)\s*([:|\-–—]|$)
-      |follow\s+(us|[\w\s]{1,30})\s+on\s+(google\s+news|twitter|x|facebook|instagram|whatsapp
+      |follow\s+(us|[\w\s]{1,60})\s+on\s+(google\s+news|twitter|x|facebook|instagram|whatsapp
                                          |telegram|youtube|linkedin)
       |follow\s+@\w+
       |(join|subscribe\s+to)\s+(our|the)\s+[\w\s]{0,30}(channel|newsletter)
-      |sign\s+up\s+(for|to)\s+(our|the|\w+['’]s)?\s*[\w\s]{0,40}newsletter
+      |sign\s+up\s+(for|to)\b.{0,80}?\bnewsletter
       |get\s+the\s+latest\b.{0,60}\binbox
       |have\s+a\s+(news\s+)?tip\b
       |(email|write\s+to|contact)\s+[\w .'’-]{2,60}\s+at\s+\S+@
@@ -43,6 +43,13 @@ _PROMO = re.compile(
       |(first\s+published|published|updated|last\s+updated)\s*(on|:)\s*\w+\s+\d
       |(image|photo|picture|video)\s*(credit|courtesy|source)?\s*:
       |advertisement$|story\s+continues\s+below
+      |this\s+copy\s+is\s+for\s+your\s+personal,?\s+non-?commercial\s+use
+      |this\s+(article|story)\s+has\s+been\s+sent\s+to|an\s+error\s+has\s+occurred
+      |(did\s+you\s+)?(like|enjoy)(d|ed)?\s+this\s+(story|article)\?
+      |if\s+you\s+(enjoyed|liked)\s+this\s+(article|story)
+      |also\s+on\s+[\w-]+\.(com|org|net|co\.uk|in)\b
+      |(posted|published|publicado|publié)\s+(by|por|par)\s*:
+      |\[\w+(\s+\w+=\S*)+\]  # a CMS shortcode left in the text
     )""",
     re.I | re.X,
 )
@@ -146,7 +153,7 @@ def _block(el: Any, tag: str, out: list[Block]) -> None:
             out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
 
 
-_COPYRIGHT = re.compile(r"^(copyright\b|©|\(c\)\s|all rights reserved)", re.I)
+_COPYRIGHT = re.compile(r"^(copyright\s*(©|\(c\)|\d{4})|©|\(c\)\s|all rights reserved)", re.I)
 _WRITE_TO = re.compile(r"^(write|contact|email|e-mail)\s+(to\s+)?[\w .'’-]{2,60}\s+(at|@)\s+\S+@\S+$",
                        re.I)
 _BARE_LINK = re.compile(r"^(https?://|www\.)\S+$|^\S+@\S+\.\w+$", re.I)
@@ -170,7 +177,12 @@ def _is_dateline(text: str) -> bool:
 def is_boilerplate_line(text: str) -> bool:
     """A paragraph that is page furniture in any article: promotion, copyright, a dateline."""
     return bool(_PROMO.match(text) or (len(text) < 300 and _COPYRIGHT.match(text))
-                or _WRITE_TO.match(text) or _BARE_LINK.match(text) or _is_dateline(text))
+                or _WRITE_TO.match(text) or _BARE_LINK.match(text) or _is_dateline(text)
+                or (len(text) < 250 and _CALL_TO_ACTION.search(text)))
+
+
+# a short paragraph asking the reader to click or subscribe is an advertisement
+_CALL_TO_ACTION = re.compile(r"\bclick\s+here\b|\bsubscribe\s+(now|today)\b", re.I)
 
 
 def clean_blocks(blocks: list[Block], title: str | None,
