@@ -283,6 +283,8 @@ class DuplicateIndex:
         self.window = window
         self.num_perm = num_perm
         self._lsh = MinHashLSH(threshold=min(jaccard, 0.3), num_perm=num_perm)
+        template = MinHash(num_perm=num_perm)
+        self._perms, self._scheme = template.permutations, template.scheme
         self._exact: dict[str, Hashable] = {}
         self._items: dict[Hashable, _Item] = {}
         self._fp_of: dict[Hashable, str] = {}
@@ -292,7 +294,8 @@ class DuplicateIndex:
         return len(self._items)
 
     def _minhash(self, sh: set[int]) -> MinHash:
-        m = MinHash(num_perm=self.num_perm)
+        m = MinHash(num_perm=self.num_perm, permutations=self._perms,  # shared: no per-text setup
+                    scheme=self._scheme)
         m.update_batch([s.to_bytes(8, "little") for s in sh])
         return m
 
