@@ -212,6 +212,7 @@ _TAIL_CREDIT = re.compile(
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 MIN_WORDS = 15  # shorter texts (teasers, captions) are never called duplicates
 SHINGLE = 5
+MAX_CHARS = 60_000
 
 
 def strip_furniture(text: str) -> str:
@@ -230,8 +231,12 @@ def strip_furniture(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words of the text without its furniture (what fingerprints compare)."""
-    return _WORDS.findall(strip_furniture(text).lower())
+    """Lower-cased words of the text without its furniture (what fingerprints compare).
+
+    Only the first ``MAX_CHARS`` characters count, so a hostile megabyte of text costs
+    no more than a long article.
+    """
+    return _WORDS.findall(strip_furniture((text or "")[:MAX_CHARS]).lower())
 
 
 def fingerprint(text: str) -> str | None:
