@@ -104,7 +104,10 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _words(text: str | None) -> int:
-    return len(re.findall(r"\w+", text or ""))
+    return len(_WORD.findall(text)) if text else 0
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _body_blocks(tree: Any, url: str, evidence: str = "") -> list[Block]:
