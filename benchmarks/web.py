@@ -22,7 +22,9 @@ Baselines, measured in the same run on the same server:
   (the textbook way, timed as a query) against the keyset cursor the pages use.
 
 Targets (issue 6): home and story pages p95 < 100 ms and >= 300 req/s;
-search p95 < 200 ms.
+search p95 < 200 ms. The first home page is served from a 5-second page cache
+(pages.FRONT_PAGE_SECONDS); "home, deep cursor" is the same page rendered for
+every request (a cursor 300,000 articles deep), judged by the same target.
 """
 
 from __future__ import annotations
@@ -262,8 +264,8 @@ def main() -> None:
     mid = words[200:1500]  # mid-frequency words: thousands of matches each at 1M
     urls = {
         "static (baseline)": ["/static/style.css"],
-        "home": ["/"],
-        "home, deep cursor": [f"/?cursor={deep_cursor}"],
+        "home (5 s cache)": ["/"],
+        "home, deep cursor": [f"/?cursor={deep_cursor}"],  # rendered per request
         "story": [f"/story/{rng.randint(1, n_stories)}" for _ in range(2000)],
         "article": [f"/article/{rng.randint(1, n_articles)}" for _ in range(2000)],
         "search": [f"/search?q={rng.choice(mid)}+{rng.choice(mid)}" for _ in range(500)],
@@ -292,7 +294,8 @@ def main() -> None:
         for name, paths in urls.items():
             asyncio.run(load(base, paths[:50], 1.0, 4))  # warm up
             r = asyncio.run(load(base, paths, args.seconds, args.concurrency))
-            key = name.split(" ")[0] if name.split(" ")[0] in TARGETS and "," not in name else ""
+            key = name.split(" ")[0].rstrip(",")
+            key = key if key in TARGETS else ""
             verdict = ""
             if key:
                 p95_max, rps_min = TARGETS[key]

@@ -62,6 +62,7 @@ from tidings.store.schema import UTCDateTime, articles, entities, mentions, sour
 
 MARK_START = "\x02"
 MARK_END = "\x03"
+_MARKS = re.compile(f"([{MARK_START}{MARK_END}])")
 MAX_QUERY_CHARS = 300
 MAX_TERMS = 12
 MAX_OFFSET = 1000  # deeper result pages are not useful
@@ -165,7 +166,7 @@ def highlight_html(snippet: str | None) -> Markup:
         return Markup("")
     out: list[str] = []
     open_ = False
-    for part in re.split(f"([{MARK_START}{MARK_END}])", str(escape(snippet))):
+    for part in _MARKS.split(str(escape(snippet))):
         if part == MARK_START:
             if not open_:
                 out.append("<mark>")

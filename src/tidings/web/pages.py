@@ -95,21 +95,25 @@ def _latest_page(items: list[Article], size: int) -> tuple[list[Article], str | 
     return items, (encode_cursor(items[-1]) if more and items else None)
 
 
-FRONT_PAGE_SECONDS = 5.0  # stories change when the pipeline runs, not per request
+FRONT_PAGE_SECONDS = 5.0  # the front page is the same for everyone: rendered at most this often
 
 
 def _front_page(request: Request) -> tuple[list[StoryCard], list[tuple[str, list[StoryCard]]]]:
-    """The home page's story blocks, recomputed at most every FRONT_PAGE_SECONDS."""
-    cached = getattr(request.app.state, "front_page", None)
-    now = time.monotonic()
-    if cached is None or now - cached[0] > FRONT_PAGE_SECONDS:
-        cached = (now, request.app.state.store.search.front_page())
-        request.app.state.front_page = cached
-    return cached[1]  # type: ignore[no-any-return]
+    return request.app.state.store.search.front_page()  # type: ignore[no-any-return]
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, cursor: str | None = None) -> HTMLResponse:
+def home(request: Request, cursor: str | None = None) -> Response:
+    """Top stories, category sections and the latest articles; older pages by keyset cursor.
+
+    The first page carries nothing personal, so its HTML is kept for
+    FRONT_PAGE_SECONDS (a micro-cache: new articles appear within seconds, and
+    a burst of readers costs one render). Cursor pages are rendered per request.
+    """
+    if not cursor:
+        cached = getattr(request.app.state, "front_page_html", None)
+        if cached is not None and time.monotonic() - cached[0] < FRONT_PAGE_SECONDS:
+            return HTMLResponse(cached[1])
     store = request.app.state.store
     size = request.app.state.settings.page_size
     items, next_cursor = _latest_page(
@@ -118,8 +122,11 @@ def home(request: Request, cursor: str | None = None) -> HTMLResponse:
     sections: list[tuple[str, list[StoryCard]]] = []
     if not cursor:  # the first page leads with stories; older pages are plain lists
         top, sections = _front_page(request)
-    return render(request, "home.html", articles=items, top=top, sections=sections,
-                  next_cursor=next_cursor, feed_base="")
+    response = render(request, "home.html", articles=items, top=top, sections=sections,
+                      next_cursor=next_cursor, feed_base="")
+    if not cursor:
+        request.app.state.front_page_html = (time.monotonic(), bytes(response.body))
+    return response
 
 
 @router.get("/category/{topic}", response_class=HTMLResponse)
