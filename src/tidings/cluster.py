@@ -62,7 +62,10 @@ class ClusterParams:
     """Knobs of the online clusterer; defaults chosen on the bench's dev split.
 
     ``window`` is in the unit of the clock given to ``StoryClusterer``: hours
-    in the product, stream positions in the benchmark (``bench_window``).
+    in the product, stream positions in the benchmark (``BENCH_WINDOW``).
+    ``threshold`` here suits headline-only vectors (the bench); the pipeline,
+    whose vectors also carry the lead, takes ``cluster_threshold`` from the
+    settings instead (chosen on ``tests/data/stories``).
     """
 
     threshold: float = 0.03
