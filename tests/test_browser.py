@@ -135,6 +135,10 @@ def test_each_page_type_loads_clean(site: Site, base_url: str, tab) -> None:  # 
         ("/category/world", "World"),
         ("/search?q=tram", "Search"),
         ("/admin", "Admin"),
+        # the enrichment pages (web/browse.py) and the feeds' own links
+        (f"/entity/{site.entity_id}", "Canada"),
+        ("/country/ca", "Canada"),
+        ("/topic/world", "World"),
     ):
         visit(page, watch, base_url + path)
         assert heading in page.locator("h1").first.inner_text(), path

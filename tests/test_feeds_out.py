@@ -33,7 +33,7 @@ def client(site: Site) -> TestClient:  # noqa: F811
 def scopes(site: Site) -> list[str]:  # noqa: F811
     evil = next(s for s in site.store.sources.list_sources() if s.name == EVIL_PUBLISHER)
     return ["", "/category/world", f"/publisher/{evil.id}", f"/entity/{site.entity_id}",
-            "/country/ca", f"/story/{site.story_id}", "/search"]
+            "/country/ca", "/topic/world", f"/story/{site.story_id}", "/search"]
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom", "json"])

@@ -182,6 +182,14 @@ def category_feed(request: Request, topic: str, fmt: str) -> Response:
     return feed_response(request, fmt, meta, items)
 
 
+@router.get("/topic/{topic}/feed.{fmt}")
+def topic_feed(request: Request, topic: str, fmt: str) -> Response:
+    """The feed of a topic page (web/browse.py); the same articles as the category feed."""
+    items = request.app.state.store.search.articles_where(_size(request), topic=topic)
+    meta = _meta(request, topic.title(), f"/topic/{topic}", f"Latest {topic} news")
+    return feed_response(request, fmt, meta, items)
+
+
 @router.get("/publisher/{source_id}/feed.{fmt}")
 def publisher_feed(request: Request, source_id: int, fmt: str) -> Response:
     store = request.app.state.store
