@@ -7,8 +7,10 @@
 1. Fill a SQLite database (schema by the real migrations) with N synthetic
    articles in N/10 stories from 200 publishers: plain ``executemany`` in
    transactions of 50,000 rows; the FTS5 index is kept by the schema's own
-   triggers, as in production. The 1M fill takes about 4-6 minutes on the
-   2-core dev machine (printed at the end of the fill).
+   triggers, as in production, then merged with FTS5 'optimize'. The 1M fill
+   took 735 s on the shared 2-core dev machine (printed at the end of the
+   fill; a 100,000-article fill takes about a minute). ``--db F --reuse``
+   measures an already filled file again.
 2. Start ``--workers`` uvicorn processes (default 2, one per core) serving
    ``create_app`` on one 127.0.0.1 port (SO_REUSEPORT), apart from the client.
 3. For each endpoint, ``--concurrency`` aiohttp clients send requests for

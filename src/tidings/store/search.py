@@ -350,7 +350,7 @@ class SearchStore:
     # browse --------------------------------------------------------------
     def top_stories(self, limit: int, *, category: str | None = None) -> list[StoryCard]:
         """The hottest stories (ix_stories_hotness), optionally of one category."""
-        q = select(stories).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
+        q = select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
         if category:
             q = q.where(stories.c.category == category)
         with self.engine.connect() as conn:
@@ -403,7 +403,7 @@ class SearchStore:
 
     def story(self, story_id: int) -> Story | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(stories).where(stories.c.id == story_id)).first()
+            row = conn.execute(select(*_STORY_COLUMNS).where(stories.c.id == story_id)).first()
         return _story(row) if row else None
 
     def story_articles(self, story_id: int, limit: int = 500) -> list[Article]:
@@ -414,7 +414,7 @@ class SearchStore:
             return [_article(r) for r in conn.execute(q)]
 
     def storyline_stories(self, storyline_id: int, limit: int = 50) -> list[Story]:
-        q = (select(stories).where(stories.c.storyline_id == storyline_id)
+        q = (select(*_STORY_COLUMNS).where(stories.c.storyline_id == storyline_id)
              .order_by(stories.c.first_seen_at, stories.c.id).limit(limit))
         with self.engine.connect() as conn:
             return [_story(r) for r in conn.execute(q)]
@@ -457,7 +457,7 @@ class SearchStore:
     def stories_list(self, limit: int, *, before: tuple[float, int] | None = None,
                      category: str | None = None) -> list[StoryCard]:
         """Stories by hotness with a (hotness, id) keyset cursor, for the API."""
-        q = select(stories).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
+        q = select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
         if category:
             q = q.where(stories.c.category == category)
         if before is not None:
