@@ -25,6 +25,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from tidings.config import Settings
@@ -97,6 +98,25 @@ def content_hash(text: str) -> str | None:
 ProgressCallback = Callable[[FeedResult], None]
 
 
+@dataclass(slots=True)
+class _Writes:
+    """Feed health and fetch attempts waiting to be written in one transaction."""
+
+    FLUSH_AT: ClassVar[int] = 256
+    successes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.successes) + len(self.errors)
+
+    def flush(self, store: Store) -> None:
+        successes, errors, attempts = self.successes, self.errors, self.attempts
+        self.successes, self.errors, self.attempts = [], [], []
+        store.sources.record_polls(successes, errors)
+        store.attempts.record_many(attempts)
+
+
 class Pipeline:
     """Runs the stages for due feeds. One instance per process; cheap to create."""
 
@@ -108,6 +128,7 @@ class Pipeline:
         self.policy = Policy.from_settings(settings)
         self._rng = random.Random()
         self._robots: RobotsCache | None = None
+        self._writes: _Writes | None = None  # poll_due batches feed health writes here
 
     def schedule(self, feed: Feed, outcome: PollOutcome) -> Decision:
         """The next poll of ``feed`` after ``outcome`` (``schedule.decide``, with this run's clock)."""
@@ -129,16 +150,54 @@ class Pipeline:
             return summary
         limit = asyncio.Semaphore(max(1, self.settings.max_connections // 2))
         async with Fetcher(self.settings) as fetcher:
+            writes = self._writes = _Writes()
 
             async def one(feed: Feed) -> None:
                 async with limit:
                     result = await self.poll_feed(fetcher, feed)
                 summary.results.append(result)
+                if len(writes) >= _Writes.FLUSH_AT:
+                    writes.flush(self.store)
                 if on_feed is not None:
                     on_feed(result)
 
-            await asyncio.gather(*(one(f) for f in due))
+            try:
+                await asyncio.gather(*(one(f) for f in due))
+            finally:
+                self._writes = None
+                writes.flush(self.store)
         return summary
+
+    # feed health: written at once, or batched while poll_due runs
+    def _attempt(self, **row: Any) -> None:
+        if self._writes is not None:
+            self._writes.attempts.append(row)
+        else:
+            self.store.attempts.record(**row)
+
+    def _success(self, feed_id: int, plan: Decision, *, etag: str | None,
+                 last_modified: str | None, body_hash: str | None, title: str | None = None,
+                 format: str | None = None, new_entries: int = 0) -> None:
+        if self._writes is not None and plan.url is None:
+            self._writes.successes.append(dict(
+                feed_id=feed_id, now=now_utc(), next_poll_at=plan.next_poll_at,
+                poll_interval_s=plan.interval_s, etag=etag, last_modified=last_modified,
+                body_hash=body_hash, new_entries=new_entries, title=title or None,
+                format=format or None))
+            return
+        self.store.sources.record_success(
+            feed_id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s, etag=etag,
+            last_modified=last_modified, body_hash=body_hash, title=title, format=format,
+            new_entries=new_entries, url=plan.url)
+
+    def _error(self, feed_id: int, message: str, plan: Decision) -> None:
+        status = plan.status if plan.status != "active" else None
+        if self._writes is not None:
+            self._writes.errors.append(dict(feed_id=feed_id, now=now_utc(), error=message,
+                                            next_poll_at=plan.next_poll_at, status=status))
+        else:
+            self.store.sources.record_error(feed_id, message, next_poll_at=plan.next_poll_at,
+                                            status=status)
 
     async def poll_feed(self, fetcher: Fetcher, feed: Feed) -> FeedResult:
         """Fetch, parse and ingest one feed; every failure ends as a recorded error."""
@@ -149,19 +208,17 @@ class Pipeline:
                                          last_modified=feed.last_modified, accept=FEED_ACCEPT)
         except (FetchError, InvalidURL) as e:
             return self._feed_failed(feed, e, started)
-        self.store.attempts.record(kind="feed", url=feed.url, feed_id=feed.id, started_at=started,
-                                   ok=True, status_code=response.status,
-                                   elapsed_ms=response.elapsed_ms, size=len(response.body))
+        self._attempt(kind="feed", url=feed.url, feed_id=feed.id, started_at=started, ok=True,
+                      status_code=response.status, elapsed_ms=response.elapsed_ms,
+                      size=len(response.body))
         new_url = response.permanent_redirect
         if new_url and self.store.sources.get_feed_by_url(new_url) is not None:
             new_url = None  # another feed already has that URL; keep ours
         if response.not_modified:
             plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
                                                    moved_to=new_url))
-            self.store.sources.record_success(
-                feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s,
-                etag=feed.etag, last_modified=feed.last_modified, body_hash=feed.body_hash,
-                url=plan.url)
+            self._success(feed.id, plan, etag=feed.etag, last_modified=feed.last_modified,
+                          body_hash=feed.body_hash)
             return FeedResult(feed.id, feed.url, "not_modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         etag = response.headers.get("etag")
@@ -169,9 +226,8 @@ class Pipeline:
         if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
             plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
                                                    moved_to=new_url))
-            self.store.sources.record_success(
-                feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s,
-                etag=etag, last_modified=last_modified, body_hash=body_hash, url=plan.url)
+            self._success(feed.id, plan, etag=etag, last_modified=last_modified,
+                          body_hash=body_hash)
             return FeedResult(feed.id, feed.url, "unchanged")
         try:
             parsed = parse_feed(response.body, response.url, content_type=response.content_type,
@@ -182,10 +238,9 @@ class Pipeline:
         await self.ingest(fetcher, feed, parsed, result)
         plan = self.schedule(feed, PollOutcome(ok=True, changed=True, headers=response.headers,
                                                entry_times=_entry_times(parsed), moved_to=new_url))
-        self.store.sources.record_success(
-            feed.id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s, etag=etag,
-            last_modified=last_modified, body_hash=body_hash, title=parsed.title,
-            format=parsed.format, new_entries=result.new_articles, url=plan.url)
+        self._success(feed.id, plan, etag=etag, last_modified=last_modified,
+                      body_hash=body_hash, title=parsed.title, format=parsed.format,
+                      new_entries=result.new_articles)
         return result
 
     def _feed_failed(self, feed: Feed, error: TidingsError, started: datetime, *,
@@ -196,13 +251,11 @@ class Pipeline:
         retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
         log.warning("feed %s failed: %s", feed.url, message)
         if record_attempt:
-            self.store.attempts.record(kind="feed", url=feed.url, feed_id=feed.id,
-                                       started_at=started, ok=False, status_code=status,
-                                       error=message)
+            self._attempt(kind="feed", url=feed.url, feed_id=feed.id, started_at=started,
+                          ok=False, status_code=status, error=message)
         plan = self.schedule(feed, PollOutcome(ok=False, error=message, error_status=status,
                                                retry_after=retry_after))
-        self.store.sources.record_error(feed.id, message, next_poll_at=plan.next_poll_at,
-                                        status=plan.status if plan.status != "active" else None)
+        self._error(feed.id, message, plan)
         return FeedResult(feed.id, feed.url, "error", error=message)
 
     # -- articles ----------------------------------------------------------------

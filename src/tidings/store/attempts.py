@@ -25,6 +25,18 @@ class AttemptStore:
                 error=(error or None) and error[:2000], bytes=size,
             ))
 
+    def record_many(self, rows: list[dict[str, Any]]) -> None:
+        """Many attempts in one transaction; rows carry ``record``'s keyword arguments."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(fetch_attempts), [
+                dict(kind=r["kind"], url=r["url"], started_at=r["started_at"], ok=r["ok"],
+                     feed_id=r.get("feed_id"), article_id=r.get("article_id"),
+                     elapsed_ms=r.get("elapsed_ms"), status_code=r.get("status_code"),
+                     error=(r.get("error") or None) and r["error"][:2000], bytes=r.get("size"))
+                for r in rows])
+
     def for_feed(self, feed_id: int, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tidings.model import Feed, Source
@@ -190,6 +190,25 @@ class SourceStore:
         with self.engine.begin() as conn:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
 
+    def record_polls(self, successes: Sequence[dict[str, Any]],
+                     errors: Sequence[dict[str, Any]]) -> None:
+        """Many polls' outcomes in one transaction (the poller batches its health writes).
+
+        ``successes`` rows: feed_id, now, next_poll_at, poll_interval_s, etag,
+        last_modified, body_hash, new_entries, title, format (None keeps the old
+        title/format). ``errors`` rows: feed_id, now, error, next_poll_at, status
+        (None keeps the old status). URL moves are not batched (see ``record_success``).
+        """
+        if not successes and not errors:
+            return
+        with self.engine.begin() as conn:
+            if successes:
+                conn.execute(_BATCH_SUCCESS, [{f"b_{k}": v for k, v in row.items()} for row in successes])
+            if errors:
+                conn.execute(_BATCH_ERROR, [
+                    {f"b_{k}": (v[:2000] if k == "error" else v) for k, v in row.items()}
+                    for row in errors])
+
     def set_feed_status(self, feed_id: int, status: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(status=status))
@@ -216,3 +235,21 @@ class SourceStore:
             ):
                 out[row.source_id].append(_feed(row))
         return out
+
+
+# compiled once: executemany statements for ``record_polls``
+_BATCH_SUCCESS = update(feeds).where(feeds.c.id == bindparam("b_feed_id")).values(
+    last_polled_at=bindparam("b_now"), last_success_at=bindparam("b_now"), error_count=0,
+    status="active", next_poll_at=bindparam("b_next_poll_at"),
+    poll_interval_s=bindparam("b_poll_interval_s"), etag=bindparam("b_etag"),
+    last_modified=bindparam("b_last_modified"), body_hash=bindparam("b_body_hash"),
+    entries_seen=feeds.c.entries_seen + bindparam("b_new_entries"),
+    title=func.coalesce(bindparam("b_title"), feeds.c.title),
+    format=func.coalesce(bindparam("b_format"), feeds.c.format),
+)
+_BATCH_ERROR = update(feeds).where(feeds.c.id == bindparam("b_feed_id")).values(
+    last_polled_at=bindparam("b_now"), last_error=bindparam("b_error"),
+    last_error_at=bindparam("b_now"), error_count=feeds.c.error_count + 1,
+    next_poll_at=bindparam("b_next_poll_at"),
+    status=func.coalesce(bindparam("b_status"), feeds.c.status),
+)
