@@ -13,7 +13,15 @@ through ``Fetcher.get``. It applies, in one place:
 - a capped number of redirects, followed by hand so each hop is guarded;
 - conditional GET (``If-None-Match`` / ``If-Modified-Since``): a 304 comes
   back as ``Response.not_modified`` with no body;
-- a descriptive User-Agent, a global and a per-host connection limit.
+- a descriptive User-Agent, a global connection limit and, per host, at most
+  ``max_connections_per_host`` requests at once and ``request_spacing``
+  seconds between request starts (raised by ``set_host_delay``, which
+  ``robots.py`` calls with a site's Crawl-delay). Waiting for a host's turn is
+  not counted against the request's deadline.
+
+Every spelling of an IP address in a URL (decimal ``2130706433``, octal,
+hex, short ``127.1``, IPv4-mapped and NAT64 IPv6) is read as the address it
+means before the guard judges it (``host_address``).
 
 aiohttp is the client because it was measured ~10x cheaper per request than
 httpx's AsyncClient on this kind of machine (see the ingestion issue).
