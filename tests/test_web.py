@@ -324,6 +324,16 @@ def test_api(site: Site, client: TestClient) -> None:
         r = client.get(path)
         assert r.status_code == status, path
         assert r.json()["error"]["status"] == status
+    world = client.get("/api/articles", params={"topic": "world", "limit": 2}).json()
+    more = client.get("/api/articles", params={"topic": "world", "cursor": world["next_cursor"]}).json()
+    world_ids = {a["id"] for a in world["items"] + more["items"]}
+    assert {site.ids["india"], site.ids["hindi"], site.ids["markets"], site.ids["cafe"]} <= world_ids
+    assert len(world_ids) == len(world["items"]) + len(more["items"])
+    in_story = client.get("/api/articles", params={"story_id": site.story_id}).json()["items"]
+    assert {a["id"] for a in in_story} == {site.ids["india"], site.ids["hindi"], site.ids["markets"]}
+    hindi = client.get("/api/articles", params={"language": "hi", "limit": 200}).json()["items"]
+    assert site.ids["hindi"] in {a["id"] for a in hindi} and all(a["language"] == "hi" for a in hindi)
+    assert client.get("/api/articles", params={"country": "India"}).status_code == 422
     spec = client.get("/openapi.json").json()
     assert {"/api/articles", "/api/stories", "/api/search", "/api/publishers",
             "/api/entities", "/api/sources"} <= set(spec["paths"])

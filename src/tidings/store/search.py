@@ -421,9 +421,16 @@ class SearchStore:
 
     def articles_where(self, limit: int, *, before: tuple[datetime, int] | None = None,
                        topic: str | None = None, entity_id: int | None = None,
-                       country: str | None = None, story_id: int | None = None) -> list[Article]:
-        """Newest first by (sort_at, id) keyset, narrowed to a topic, entity, country or story."""
+                       country: str | None = None, story_id: int | None = None,
+                       source_id: int | None = None,
+                       language: str | None = None) -> list[Article]:
+        """Newest first by (sort_at, id) keyset, narrowed to a topic, entity, country, story,
+        publisher or language."""
         q = select(articles).order_by(articles.c.sort_at.desc(), articles.c.id.desc()).limit(limit)
+        if source_id is not None:
+            q = q.where(articles.c.source_id == source_id)
+        if language:
+            q = q.where(articles.c.language == language.lower())
         if topic is not None:
             q = q.where(articles.c.topic == topic)
         if story_id is not None:

@@ -61,11 +61,21 @@ def article_json(article: Article, site_name: str, *, full: bool = False) -> dic
 @router.get("/articles")
 def list_articles(request: Request, cursor: str | None = None,
                   limit: int = Query(30, ge=1, le=200),
-                  source_id: int | None = None) -> dict[str, Any]:
-    """Articles newest first. Pass `next_cursor` back as `cursor` for the next page."""
+                  source_id: int | None = None, topic: str | None = None,
+                  language: str | None = None,
+                  country: str | None = Query(None, pattern="^[A-Za-z]{2}$"),
+                  entity_id: int | None = None, story_id: int | None = None) -> dict[str, Any]:
+    """Articles newest first, optionally filtered. Pass `next_cursor` back as `cursor`."""
     store = request.app.state.store
     site = request.app.state.settings.site_name
-    items = store.articles.latest(limit + 1, before=decode_cursor(cursor), source_id=source_id)
+    before = decode_cursor(cursor)
+    if topic or language or country or entity_id is not None or story_id is not None:
+        items = store.search.articles_where(limit + 1, before=before, topic=topic,
+                                            language=language, country=country,
+                                            entity_id=entity_id, story_id=story_id,
+                                            source_id=source_id)
+    else:
+        items = store.articles.latest(limit + 1, before=before, source_id=source_id)
     more = len(items) > limit
     items = items[:limit]
     return {"items": [article_json(a, site) for a in items],
