@@ -50,6 +50,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
     text,
     type_coerce,
 )
@@ -241,6 +242,7 @@ class StoryCard:
     lead: Article | None
 
 
+_FTS_TABLE = table("articles_fts", column("rowid"))
 # rowids and bm25 scores of the FTS5 matches (headline weighted 8:1 over body); built once
 _FTS_MATCHES = text(
     "SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
@@ -305,16 +307,16 @@ class SearchStore:
                 return []
             ids = [r.id for r in ranked]
             score = {r.id: r.score for r in ranked}
-            # snippets only for the page shown, not for every match
-            marks = conn.execute(text(
-                "SELECT rowid AS id, highlight(articles_fts, 0, :s, :e) AS title_hl, "
-                "snippet(articles_fts, 1, :s, :e, '…', 28) AS snip FROM articles_fts "
-                f"WHERE articles_fts MATCH :match AND rowid IN ({','.join(map(str, ids))})"
-            ), {"match": match, "s": MARK_START, "e": MARK_END}).all()
-            hl = {r.id: r for r in marks}
-            full = {r.id: r for r in conn.execute(select(articles).where(articles.c.id.in_(ids)))}
-        return [_Row(full[i], score[i], hl[i].title_hl if i in hl else None,
-                     hl[i].snip if i in hl else None) for i in ids if i in full]
+            # the page's articles with their highlights, in one query: snippets are made
+            # for the rows shown only, never for every match
+            fts = literal_column("articles_fts")
+            q2 = (select(articles,
+                         func.highlight(fts, 0, MARK_START, MARK_END).label("title_hl"),
+                         func.snippet(fts, 1, MARK_START, MARK_END, "…", 28).label("snip"))
+                  .select_from(articles.join(_FTS_TABLE, _FTS_TABLE.c.rowid == articles.c.id))
+                  .where(fts.op("MATCH")(bindparam("match")), articles.c.id.in_(ids)))
+            full = {r.id: r for r in conn.execute(q2, {"match": match})}
+        return [_Row(full[i], score[i], full[i].title_hl, full[i].snip) for i in ids if i in full]
 
     def _postgres(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
                   sort: str) -> list[Any]:
