@@ -52,6 +52,11 @@ class Pair:
     articles: int
 
 
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def _entity(row: Any, aliases: Sequence[str] = ()) -> Entity:
     return Entity(row.id, row.kind, row.name, tuple(aliases), code=row.code)
 
@@ -77,21 +82,16 @@ class EntityStore:
                     keywords=list(enrichment.keywords) or None, abstract=enrichment.summary or None,
                     enriched_at=now_utc()))
                 conn.execute(delete(mentions).where(mentions.c.article_id == article_id))
+                ids = self._entity_ids(conn, enrichment)
                 counts: dict[int, int] = {}
+                aliases: set[tuple[int, str]] = set()
                 for m in enrichment.entities:
-                    name = m.name[:500]
-                    entity_id = None
-                    if m.kind == "person" and " " not in name:
-                        entity_id = self._person_by_alias(conn, name)
-                    if entity_id is None:
-                        conn.execute(self._insert_ignore(entities).values(
-                            kind=m.kind, name=name, code=m.code if m.kind == "country" else None))
-                        entity_id = conn.execute(select(entities.c.id).where(
-                            entities.c.kind == m.kind, entities.c.name == name)).scalar_one()
-                    for alias in {name, *m.aliases}:
-                        conn.execute(self._insert_ignore(entity_aliases).values(
-                            entity_id=entity_id, alias=alias[:500]))
+                    entity_id = ids[(m.kind, m.name[:500])]
                     counts[entity_id] = counts.get(entity_id, 0) + max(1, m.count)
+                    aliases.update((entity_id, a[:500]) for a in (m.name, *m.aliases))
+                if aliases:
+                    conn.execute(self._insert_ignore(entity_aliases),
+                                 [{"entity_id": e, "alias": a} for e, a in sorted(aliases)])
                 if counts:
                     conn.execute(insert(mentions), [
                         {"article_id": article_id, "entity_id": eid, "count": c}
@@ -102,6 +102,33 @@ class EntityStore:
                     self._story_topic(conn, story_id)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot save enrichment of article {article_id}: {e}") from e
+
+    def _entity_ids(self, conn: Any, enrichment: Enrichment) -> dict[tuple[str, str], int]:
+        """Ids of the article's entities, inserting the new ones: a handful of statements in all."""
+        wanted = {(m.kind, m.name[:500]): m.code for m in enrichment.entities}
+        ids: dict[tuple[str, str], int] = {}
+        for kind, name in wanted:
+            if kind == "person" and " " not in name:  # "Doval" alone: the one stored person so called
+                found = self._person_by_alias(conn, name)
+                if found is not None:
+                    ids[(kind, name)] = found
+        missing = [k for k in wanted if k not in ids]
+        for attempt in range(2):
+            if not missing:
+                break
+            names = {name for _, name in missing}
+            for chunk in _chunks(sorted(names), 400):
+                rows = conn.execute(select(entities.c.id, entities.c.kind, entities.c.name)
+                                    .where(entities.c.name.in_(chunk))).all()
+                ids.update({(r.kind, r.name): int(r.id) for r in rows if (r.kind, r.name) in wanted})
+            missing = [k for k in wanted if k not in ids]
+            if missing and attempt == 0:
+                conn.execute(self._insert_ignore(entities), [
+                    {"kind": kind, "name": name, "code": wanted[(kind, name)] if kind == "country" else None}
+                    for kind, name in missing])
+        if missing:
+            raise StorageError(f"entities not stored: {missing[:3]}")
+        return ids
 
     @staticmethod
     def _story_topic(conn: Any, story_id: int) -> None:
