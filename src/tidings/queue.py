@@ -1,12 +1,12 @@
-"""The job queue for scale-out: fetch, extract and post-store jobs on PostgreSQL.
+"""The job queue for scale-out: feed and article jobs on PostgreSQL, workers in any number.
 
 Why procrastinate (and not a home-made queue or pgqueuer): it is a well-kept
 PostgreSQL-only task queue built on psycopg 3 (already our driver), with the
 three things this stage needs built in: ``queueing_lock`` (at most one waiting
 job per key, so the scheduler can enqueue a due feed as often as it likes),
-``lock`` (at most one *running* job per key: one worker per feed, and one
-post-store consumer) and worker heartbeats (a job whose worker died is found
-by its stale heartbeat and retried). pgqueuer would need its own locking on
+``lock`` (at most one *running* job per key: one worker per feed) and worker
+heartbeats (a job whose worker died is found by its stale heartbeat and
+retried). pgqueuer would need its own locking on
 top for the per-feed rule. Both packages are only imported here, lazily:
 the default SQLite install needs neither.
 
@@ -19,12 +19,19 @@ Jobs (all idempotent: re-running one after a crash stores nothing twice)
   polls it again and skips every article already stored.
 - ``tidings.fetch_article(feed_id, url, entry)`` - queue ``articles``,
   queueing lock ``article:<canonical url>``: fetch the page, extract, store
-  (the unique canonical URL makes a second insert a no-op), enqueue
-  ``post_store`` for a new article.
-- ``tidings.post_store(article_id)`` - queue ``post_store``, lock
-  ``post-store``: runs ``Pipeline.after_store`` (dedup, clustering,
-  enrichment). The single lock makes it one consumer at a time across every
-  worker, so clustering sees articles one by one in a consistent order.
+  (the unique canonical URL makes a second insert a no-op), then run the
+  post-store stages on it.
+
+Post-store stages (``Pipeline.after_store``: dedup, clustering, enrichment)
+run at the end of the article job, in a one-thread executor per worker,
+holding the PostgreSQL advisory lock ``POST_STORE_LOCK``: one article at a
+time across every worker, so clustering sees articles one by one in a
+consistent order. The lock is the database's, so a killed worker's lock goes
+with its connection. A procrastinate job per article with a shared ``lock``
+would do the same but runs a chain of locked jobs only as fast as workers
+poll for them (one per poll interval); the advisory lock runs them back to
+back. Post-store is at-least-once: a retried article job that finds its
+article stored runs it again, so those stages must be idempotent.
 
 Scheduling and leases. Every worker runs a small maintenance loop: it claims
 due feeds (``SourceStore.claim_due_feeds`` pushes their ``next_poll_at`` one
@@ -41,6 +48,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,8 +63,12 @@ from tidings.store.schema import now_utc
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("feeds", "articles", "post_store")
+QUEUES = ("feeds", "articles")
 SCHEMA_LOCK = 7041978  # advisory lock id while the queue schema is created
+POST_STORE_LOCK = 7041979  # advisory lock id: one post-store consumer at a time
+# A worker looks for fetchable jobs on each new-job notification and at least this often;
+# a feed's second poll job, waiting on the feed's lock, is found by this poll.
+POLL_INTERVAL = 1.0
 CLAIM_FACTOR = 10  # a claimed feed is due again after CLAIM_FACTOR x job_lease_timeout
 
 
@@ -110,6 +122,17 @@ def entry_from_json(data: dict[str, Any]) -> Entry:
     values["categories"] = tuple(values.get("categories") or ())
     known = set(Entry.__dataclass_fields__)
     return Entry(**{k: v for k, v in values.items() if k in known})
+
+
+def warm_up() -> None:
+    """Load the extractor's lazy parts (trafilatura and friends, a second or more) up front,
+    so a freshly started worker does not hold its first jobs that long."""
+    from tidings.extract import extract
+
+    page = ("<html><head><title>warm</title></head><body><article><h1>warm</h1>"
+            + "<p>The council met on Tuesday to discuss the new tram line.</p>" * 5
+            + "</article></body></html>")
+    extract(page.encode(), "http://localhost/warm-up.html")
 
 
 @dataclass
@@ -174,11 +197,8 @@ class JobQueue:
         async def fetch_article(feed_id: int, url: str, entry: dict[str, Any]) -> None:
             await self._fetch_article(feed_id, url, entry)
 
-        @self.app.task(name="tidings.post_store", queue="post_store", retry=retry)
-        def post_store(article_id: int) -> None:
-            self.pipeline.after_store(article_id)
-
-        self.poll_task, self.article_task, self.post_task = poll_feed, fetch_article, post_store
+        self.poll_task, self.article_task = poll_feed, fetch_article
+        self._post_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-store")
 
     # -- deferring (idempotent: a waiting job with the same key means "already done") ----
     async def _defer(self, deferrer: Any, **kwargs: Any) -> bool:
@@ -198,9 +218,21 @@ class JobQueue:
         return await self._defer(self.article_task.configure(queueing_lock=key),
                                  feed_id=feed.id, url=url, entry=entry_to_json(entry))
 
-    async def defer_post_store(self, article_id: int) -> bool:
-        return await self._defer(self.post_task.configure(lock="post-store"),
-                                 article_id=article_id)
+    async def post_store(self, article_id: int) -> None:
+        """The post-store stages for one article, one at a time across all workers."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._post_executor, self._post_store_locked, article_id)
+
+    def _post_store_locked(self, article_id: int) -> None:
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": POST_STORE_LOCK})
+            try:
+                self.pipeline.after_store(article_id)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": POST_STORE_LOCK})
+                conn.commit()
 
     # -- the jobs ---------------------------------------------------------------------
     def fetcher(self) -> Fetcher:
@@ -217,8 +249,13 @@ class JobQueue:
                                        "new": result.new_articles})
 
     async def _fetch_article(self, feed_id: int, url: str, entry_data: dict[str, Any]) -> None:
-        if self.store.articles.known_urls([url, canonical_url(url)]):
-            return  # stored by an earlier attempt
+        stored = (self.store.articles.get_by_url(canonical_url(url))
+                  or self.store.articles.get_by_url(url))
+        if stored is not None and stored.id is not None:
+            # stored by an earlier attempt that may have died before its post-store
+            # stages ran: run them (again); they are at-least-once
+            await self.post_store(stored.id)
+            return
         feed = self.store.sources.get_feed(feed_id)
         if feed is None:
             return
@@ -229,7 +266,7 @@ class JobQueue:
         article_id = self.store.articles.insert(article)
         if article_id is not None:
             self.stats.articles += 1
-            await self.defer_post_store(article_id)
+            await self.post_store(article_id)
 
     # -- maintenance: schedule due feeds, retry the jobs of dead workers ------------------
     async def enqueue_due(self, limit: int = 500) -> int:
@@ -275,6 +312,7 @@ class JobQueue:
         """Run a worker until stopped (SIGINT/SIGTERM), or until the queues are empty (burst)."""
         ensure_queue_schema(self.settings.database_url)
         lease = self.settings.job_lease_timeout
+        await asyncio.to_thread(warm_up)  # before taking jobs: a fresh worker is slow once
         async with self.app.open_async(), Fetcher(self.settings) as fetcher:
             self._fetcher = fetcher
             if burst:
@@ -282,7 +320,7 @@ class JobQueue:
                 await self.enqueue_due(limit=1_000_000)
                 maintenance = None
             else:
-                maintenance = asyncio.create_task(self._maintenance(max(0.5, lease / 4)))
+                maintenance = asyncio.create_task(self._maintenance(min(2.0, max(0.5, lease / 4))))
             try:
                 while True:
                     await self.app.run_worker_async(
@@ -291,7 +329,7 @@ class JobQueue:
                         wait=not burst, name=name, delete_jobs="successful",
                         update_heartbeat_interval=max(0.5, lease / 4),
                         stalled_worker_timeout=lease, install_signal_handlers=not burst,
-                        fetch_job_polling_interval=1.0)
+                        fetch_job_polling_interval=POLL_INTERVAL)
                     # a burst worker stops when no job is fetchable; jobs waiting on a
                     # lock held by a job that just finished may remain: go round again
                     if not burst or not await self._waiting_jobs():
