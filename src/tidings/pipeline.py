@@ -268,9 +268,12 @@ class Pipeline:
                                   else None)
             if link and link not in links:
                 links[link] = entry
-        known = self.store.articles.known_urls(
-            [*links, *(canonical_url(u) for u in links)])
-        todo = [(u, e) for u, e in links.items() if u not in known and canonical_url(u) not in known]
+        # most entries of a polled feed are stored already: match their URLs as given first,
+        # and canonicalise (which costs) only the links that are left
+        known = self.store.articles.known_urls(links)
+        rest = {u: canonical_url(u) for u in links if u not in known}
+        known_canonical = self.store.articles.known_urls(rest.values()) if rest else set()
+        todo = [(u, links[u]) for u, c in rest.items() if c not in known_canonical]
         limit = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
 
         async def one(url: str, entry: Entry) -> None:
