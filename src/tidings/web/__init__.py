@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.config import Settings
 from tidings.store import Store
-from tidings.web import api, browse, feeds, pages
+from tidings.web import api, browse, feeds, ops, pages
 
 HERE = Path(__file__).parent
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.image_cache = {}
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(ops.router)
     app.include_router(api.router)
     browse.install(app)  # entity, country, country-pair and topic pages (web/browse.py)
     app.include_router(feeds.router)
