@@ -132,3 +132,52 @@ def test_concurrent_claims_never_share_a_feed(pg_url: str) -> None:
         assert st.sources.due_feeds() == []  # all leased ...
         later = st.sources.due_feeds(now=now_utc() + timedelta(minutes=6))
         assert len(later) == 60  # ... and due again once the lease runs out: none stuck
+
+
+def test_migrate_db_moves_an_sqlite_installation_to_postgresql(
+        pg_url: str, tmp_path, publisher_server) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+    from tidings.config import load_settings
+    from tidings.pipeline import Pipeline
+
+    lite = f"sqlite:///{tmp_path / 'embedded.db'}"
+    settings = load_settings(environ={}, config_file=None, database_url=lite,
+                             allow_private_addresses=True, request_spacing=0.0)
+    with Store(lite) as st:
+        for name, path in (("Planet", "/planet/rss.xml"), ("Gazette", "/gazette/atom.xml"),
+                           ("Broken", "/bad/500.xml")):
+            src = st.sources.add_source(Source(None, name))
+            assert src.id is not None
+            st.sources.add_feed(src.id, publisher_server.url(path))
+        asyncio.run(Pipeline(settings, st).poll_due())
+        before = [(a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
+                  for a in st.articles.iter_all()]
+        feeds_before = [(f.id, f.url, f.etag, f.error_count, f.next_poll_at)
+                        for f in st.sources.list_feeds()]
+    assert len(before) >= 4
+    runner = CliRunner()
+    env = {"TIDINGS_LOG_LEVEL": "WARNING"}
+    result = runner.invoke(app, ["migrate-db", "--from", lite, "--to", pg_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "every table's count matches" in result.output
+    assert "copying rows" in result.output  # the progress bar
+    with Store(pg_url) as pg:
+        after = [(a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
+                 for a in pg.articles.iter_all()]
+        assert after == before
+        assert [(f.id, f.url, f.etag, f.error_count, f.next_poll_at)
+                for f in pg.sources.list_feeds()] == feeds_before
+        new_id = pg.articles.insert(_article("https://p.example/after-the-move"))
+        assert new_id is not None and new_id > max(a[0] for a in before)  # sequences moved on
+        with pg.engine.connect() as conn:  # the search column was generated for copied rows
+            hits = conn.execute(text("SELECT count(*) FROM articles WHERE search @@ "
+                                     "plainto_tsquery('simple', 'tram')")).scalar_one()
+        assert hits >= 1
+    again = runner.invoke(app, ["migrate-db", "--from", lite, "--to", pg_url], env=env)
+    assert again.exit_code == 1 and "not empty" in again.output
+    redo = runner.invoke(app, ["migrate-db", "--from", lite, "--to", pg_url, "--replace"], env=env)
+    assert redo.exit_code == 0, redo.output
