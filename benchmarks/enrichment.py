@@ -76,6 +76,23 @@ _CATEGORY_LABEL = {"sport": "sport", "football": "sport", "world news": "world",
                    "us politics": "politics", "politics": "politics", "environment": "science"}
 
 
+# The publishers' home countries, for the "world vs home news" rule (by host, as in the corpus).
+HOME = {"bbc.co.uk": "GB", "bbc.com": "GB", "dailymail.co.uk": "GB", "theguardian.com": "GB",
+        "cnn.com": "US", "edition.cnn.com": "US", "nytimes.com": "US", "foxnews.com": "US",
+        "wsj.com": "US", "latimes.com": "US", "vox.com": "US", "newyorker.com": "US",
+        "america.aljazeera.com": "US", "smh.com.au": "AU", "dailytelegraph.com.au": "AU",
+        "abc.net.au": "AU", "nzherald.co.nz": "NZ", "rnz.co.nz": "NZ", "straitstimes.com": "SG",
+        "channelnewsasia.com": "SG", "gmanetwork.com": "PH", "philstar.com": "PH",
+        "thehindu.com": "IN", "timesofindia.indiatimes.com": "IN", "cbc.ca": "CA",
+        "koreatimes.co.kr": "KR", "chinadaily.com.cn": "CN", "rt.com": "RU", "dw.com": "DE",
+        "france24.com": "FR", "aljazeera.com": "QA", "www3.nhk.or.jp": "JP", "ansa.it": "IT"}
+
+
+def home_country(url: str) -> str | None:
+    host = urlsplit(url).netloc.lower().removeprefix("www.")
+    return HOME.get(host)
+
+
 def shared_dir(override: str | None = None) -> Path:
     return Path(override or os.environ.get("TIDINGS_SHARED") or REPO / ".." / "shared")
 
@@ -226,19 +243,24 @@ def bench_entities(enricher: Enricher, errors: bool, name: str = "entities.jsonl
 def _topic_scores(enricher: Enricher, items: list[dict[str, Any]], errors: bool,
                   label: str) -> None:
     majority = Counter(i["topic"] for i in items).most_common(1)[0]
-    full = text_only = 0
+    full = text_only = text_home = 0
     confusion: Counter[tuple[str, str]] = Counter()
     for it in items:
-        f = enricher.enrich(it["title"], it["text"], it.get("url"), it.get("categories") or ()).topic
+        home = home_country(it.get("url") or "")
+        f = enricher.enrich(it["title"], it["text"], it.get("url"), it.get("categories") or (),
+                            home_country=home).topic
         t = enricher.enrich(it["title"], it["text"]).topic
+        h = enricher.enrich(it["title"], it["text"], home_country=home).topic
         full += f == it["topic"]
         text_only += t == it["topic"]
+        text_home += h == it["topic"]
         if t != it["topic"]:
             confusion[(it["topic"], t)] += 1
     n = len(items)
     dist = Counter(i["topic"] for i in items)
     print(f"topics ({label})  items={n}  labels: " + " ".join(f"{k}={v}" for k, v in dist.most_common()))
     print(f"  tidings, text only      {text_only / n:.3f}")
+    print(f"  tidings, text + home    {text_home / n:.3f}  (text and the publisher's country)")
     print(f"  tidings, full           {full / n:.3f}  (feed category + URL + text)")
     print(f"  baseline majority class {majority[1] / n:.3f}  (always {majority[0]!r})")
     if errors:

@@ -310,3 +310,11 @@ def test_gazetteer_is_built_once_and_reused() -> None:
     e2 = Enricher(gazetteer=g, detector=e1.detector)
     assert e1.gazetteer is e2.gazetteer
     assert g.match(tokenize("New Delhi"), 0) is not None
+
+
+def test_home_country_turns_foreign_politics_into_world(enricher: Enricher) -> None:
+    title = "Opposition wins election in Canada"
+    text = "Voters in Canada elected the opposition party, and the new government promised a budget bill."
+    assert enricher.enrich(title, text).topic == "politics"
+    assert enricher.enrich(title, text, home_country="IN").topic == "world"
+    assert enricher.enrich(title, text, home_country="CA").topic == "politics"

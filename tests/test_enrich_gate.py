@@ -80,8 +80,12 @@ def test_corpus_topic_accuracy(enricher: Enricher) -> None:
     items = [i for i in bench.corpus_topic_items(SHARED)
              if enricher.detector.detect(f"{i['title']} {i['text']}").code == "en"]
     assert len(items) >= 500
-    full = sum(enricher.enrich(i["title"], i["text"], i["url"], i["categories"]).topic == i["topic"]
+    full = sum(enricher.enrich(i["title"], i["text"], i["url"], i["categories"],
+                               home_country=bench.home_country(i["url"])).topic == i["topic"]
                for i in items)
     text = sum(enricher.enrich(i["title"], i["text"]).topic == i["topic"] for i in items)
+    home = sum(enricher.enrich(i["title"], i["text"], home_country=bench.home_country(i["url"])).topic
+               == i["topic"] for i in items)
     assert full / len(items) >= FLOORS["corpus_topic_accuracy_full"]
     assert text / len(items) >= FLOORS["corpus_topic_accuracy_text_only"]
+    assert home / len(items) >= FLOORS["corpus_topic_accuracy_text_home"]

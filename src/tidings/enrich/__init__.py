@@ -122,8 +122,14 @@ class Enricher:
         self.recogniser = recogniser
 
     def enrich(self, title: str, text: str, url: str | None = None,
-               categories: Sequence[str] = (), declared_language: str | None = None) -> Enrichment:
-        """Enrich one article given its parts. Never raises on odd input."""
+               categories: Sequence[str] = (), declared_language: str | None = None,
+               home_country: str | None = None) -> Enrichment:
+        """Enrich one article given its parts. Never raises on odd input.
+
+        ``declared_language`` is the feed's or page's language (a hint);
+        ``home_country`` the publisher's country (ISO alpha-2), which tells world
+        news from home news.
+        """
         title = title or ""
         text = text or ""
         lang = self.detector.detect(f"{title}\n{text}", hint=declared_language)
@@ -133,7 +139,8 @@ class Enricher:
         mentions = recognise(entity_text, self.gazetteer, self.recogniser) if latin else []
         scored = countries_of(mentions)
         codes = tuple(c for c, _ in scored)
-        guess = classify(title, text, url, categories, countries=len(codes))
+        foreign = bool(home_country and codes and codes[0] != home_country.upper())
+        guess = classify(title, text, url, categories, countries=len(codes), foreign=foreign)
         names = [m.name for m in mentions if m.kind != "country"]
         kws = keywords(title, text, names)
         summary = summarise(title, text, names)
@@ -143,9 +150,10 @@ class Enricher:
             summary=summary, topic_source=guess.source, language_method=lang.method,
         )
 
-    def enrich_article(self, article: Article, declared_language: str | None = None) -> Enrichment:
+    def enrich_article(self, article: Article, declared_language: str | None = None,
+                       home_country: str | None = None) -> Enrichment:
         return self.enrich(article.title, article.text or article.summary or "", article.url,
-                           article.categories, declared_language or article.language)
+                           article.categories, declared_language or article.language, home_country)
 
     def enrich_story(self, articles: Sequence[Article], parts: Sequence[Enrichment]) -> Enrichment:
         """A story's enrichment from its articles' (same order)."""

@@ -4,10 +4,11 @@ Publishers already sort their news into sections, so their own word is taken
 first: a feed category ("Football", "fnc/politics") or a URL path segment
 ("/sport/", "/business/") mapped through ``SECTION_WORDS``. Only when neither
 says anything is the text scored against small weighted word lists per topic
-(title words count double); a politics-looking text about two or more foreign
-countries is "world". Hand-written because the labelled data to train a
-classifier is thin and any bundled model would need re-training per language;
-the lists are measured by ``benchmarks/enrichment.py``.
+(title words count double); a politics-looking text about two or more
+countries, or mainly about a country other than the publisher's, is "world".
+Hand-written because the labelled data to train a classifier is thin and any
+bundled model would need re-training per language; the lists are measured by
+``benchmarks/enrichment.py``.
 """
 
 from __future__ import annotations
@@ -176,8 +177,12 @@ def from_url(url: str | None) -> str | None:
     return SECTION_WORDS.get(host)
 
 
-def from_text(title: str, text: str, countries: int = 0) -> TopicGuess:
-    """Score the words of the title (double) and the first part of the body."""
+def from_text(title: str, text: str, countries: int = 0, foreign: bool = False) -> TopicGuess:
+    """Score the words of the title (double) and the first part of the body.
+
+    ``foreign``: the article is mainly about a country other than its publisher's,
+    so politics there (or nothing in particular) is world news to this reader.
+    """
     scores = dict.fromkeys(_LEXICON, 0.0)
     for weight, chunk in ((2.0, title), (1.0, text[:3000])):
         for w in _WORD_RE.findall(chunk.lower()):
@@ -185,19 +190,23 @@ def from_text(title: str, text: str, countries: int = 0) -> TopicGuess:
                 scores[topic] += weight * v
     if countries >= 2:
         scores["world"] += 1.5 * min(countries, 4)
+    if foreign:
+        scores["world"] += 2.0
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     best, value = ranked[0]
+    if foreign and (value <= 0 or best == "politics"):
+        return TopicGuess("world", "text", tuple(ranked))
     if value <= 0:
         return TopicGuess("general", "none", tuple(ranked))
     return TopicGuess(best, "text", tuple(ranked))
 
 
 def classify(title: str, text: str, url: str | None, categories: Sequence[str],
-             countries: int = 0) -> TopicGuess:
+             countries: int = 0, foreign: bool = False) -> TopicGuess:
     topic = from_categories(categories)
     if topic:
         return TopicGuess(topic, "feed")
     topic = from_url(url)
     if topic:
         return TopicGuess(topic, "url")
-    return from_text(title, text, countries)
+    return from_text(title, text, countries, foreign)
