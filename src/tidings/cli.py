@@ -366,9 +366,11 @@ def reenrich() -> None:
         done = 0
         with _progress() as progress:
             task = progress.add_task("enriching", total=total, status="")
+            homes = {src.id: src.country for src in store.sources.list_sources()}
             for article in store.articles.iter_all():
                 if article.id is not None:
-                    store.entities.save(article.id, enricher.enrich_article(article))
+                    home = homes.get(article.source_id) if article.source_id else None
+                    store.entities.save(article.id, enricher.enrich_article(article, home_country=home))
                 done += 1
                 progress.update(task, advance=1, status=f"{done} articles")
     out.print(f"enriched {done} articles")

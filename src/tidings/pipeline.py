@@ -372,7 +372,9 @@ class Pipeline:
             return
         article = self.store.articles.get(article_id)
         if article is not None:
-            self.store.entities.save(article_id, self.enricher().enrich_article(article))
+            source = self.store.sources.get_source(article.source_id) if article.source_id else None
+            home = source.country if source is not None else None  # tells world from home news
+            self.store.entities.save(article_id, self.enricher().enrich_article(article, home_country=home))
 
     def enricher(self) -> Enricher:
         """The gazetteers and language model, loaded on first use and kept for this process."""
