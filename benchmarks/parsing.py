@@ -10,8 +10,8 @@ Before timing, every document is parsed on both tidings paths and the
 ``ParsedFeed`` values (title, link, language, every ``Entry`` field) are
 compared: the run fails unless they are identical.
 
-CPU time (``time.process_time``) is used; each parser takes the best of
-``--repeat`` passes. Run: ``.venv/bin/python benchmarks/parsing.py``
+CPU time (``time.process_time``) is used; every parser takes the best of
+``--repeat`` passes (the same number for all). Run: ``.venv/bin/python benchmarks/parsing.py``
 (``--feeds 50`` for a quick look; ``TIDINGS_SHARED`` overrides ../shared).
 """
 
@@ -63,7 +63,7 @@ def same(a: ParsedFeed, b: ParsedFeed) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--feeds", type=int, default=200, help="documents in the corpus (default 200)")
-    ap.add_argument("--repeat", type=int, default=3, help="timed passes per parser, best kept")
+    ap.add_argument("--repeat", type=int, default=2, help="timed passes per parser, best kept")
     args = ap.parse_args()
 
     corpus = load_corpus(args.feeds)
@@ -91,7 +91,7 @@ def main() -> None:
     ]
     results = {}
     for label, fn in rows:
-        seconds = best_cpu(fn, docs, 1 if label.startswith(("feedparser", "tidings feed")) else args.repeat)
+        seconds = best_cpu(fn, docs, args.repeat)
         results[label] = seconds
         print(f"{label:26s} {len(docs) / seconds:8.1f} feeds/s  {size / seconds / 1e6:7.2f} MB/s  "
               f"{seconds / len(docs) * 1000:7.2f} ms CPU per feed")
