@@ -2,11 +2,12 @@
 
 HTML: ``/entities`` (the most mentioned people, organisations, places and
 countries), ``/entity/{id}``, ``/country/{code}``, ``/countries/{a}-{b}`` and
-``/topic/{name}``. Each lists articles newest first (keyset cursor, as on the
-other pages) under a small server-rendered SVG chart of stories per day over
-the last 30 days: no JavaScript, nothing but SVG presentation attributes, so the
-strict CSP holds. JSON: ``/api/countries``, ``/api/countries/{a}-{b}``,
-``/api/topics`` and ``/api/entities/{id}`` (aliases and counts per day).
+``/topic/{name}``. Each lists stories newest first (each story's newest article,
+with a link to its full coverage; keyset cursor, as on the other pages) under a
+small server-rendered SVG chart of stories per day over the last 30 days: no
+JavaScript, nothing but SVG presentation attributes, so the strict CSP holds.
+JSON: ``/api/countries``, ``/api/countries/{a}-{b}``, ``/api/topics`` and
+``/api/entities/{id}`` (aliases and counts per day).
 
 ``install(app)`` adds the routes and a template helper, ``enrichment_tags``,
 that the article page uses to link its people, places, countries, country
@@ -71,11 +72,27 @@ def _render(request: Request, **context: Any) -> HTMLResponse:
 
 
 def _page(request: Request, cursor: str | None, **where: Any) -> tuple[list[Any], str | None]:
+    """One page of stories, newest first: each story's newest article (a lone article is its own).
+
+    Reads up to three pages of articles to fill one page of stories; the cursor is the last
+    article read, so the next page goes on from there.
+    """
     size = request.app.state.settings.page_size
-    items = _store(request).entities.articles(size + 1, before=decode_cursor(cursor), **where)
-    more = len(items) > size
-    items = items[:size]
-    return items, (encode_cursor(items[-1]) if more and items else None)
+    limit = 3 * size
+    items = _store(request).entities.articles(limit, before=decode_cursor(cursor), **where)
+    seen: set[int] = set()
+    out: list[Any] = []
+    last = None
+    for a in items:
+        if len(out) == size:
+            break
+        last = a
+        key = a.story_id if a.story_id is not None else -(a.id or 0)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    more = last is not None and (last is not items[-1] or len(items) == limit)
+    return out, (encode_cursor(last) if more and last is not None else None)
 
 
 def _pair_codes(pair: str) -> tuple[str, str]:
