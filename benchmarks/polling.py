@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -270,6 +271,22 @@ def run_naive(urls: list[str], kinds: list[str], deadline: float, first: int = 0
                 stored_errors=0, new_articles=0)
 
 
+def cpu_of(pid: int | None) -> float:
+    """CPU seconds used so far by process ``pid`` (Linux /proc; 0.0 where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def timed(server_pid: int | None, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    before = cpu_of(server_pid)
+    result = run()
+    result["server_cpu"] = cpu_of(server_pid) - before
+    return result
+
+
 def report(label: str, r: dict[str, float]) -> None:
     print(f"{label:9s} {int(r['polls']):6d} polls in {r['wall']:6.1f}s wall, {r['cpu']:6.1f}s CPU: "
           f"{r['polls'] / r['wall']:7.0f} polls/s, {r['parsed'] / r['wall']:6.1f} feeds parsed/s, "
@@ -277,7 +294,8 @@ def report(label: str, r: dict[str, float]) -> None:
     print(f"{'':9s} outcomes: {int(r['not_modified'])} not modified (304), {int(r['unchanged'])} "
           f"same body (hash, not parsed), {int(r['parsed'])} parsed, {int(r['errors'])} errors"
           + (f" ({int(r['stored_errors'])} recorded on their feeds), {int(r['new_articles'])} "
-             "new articles stored" if label == "tidings" else ""))
+             "new articles stored" if label == "tidings" else "")
+          + f"; the server used {r.get('server_cpu', 0.0):.1f}s CPU")
 
 
 def main() -> None:
@@ -313,15 +331,17 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     try:
         print("-- mixed list (conditional polls) --")
-        report("tidings", run_tidings(urls[: args.feeds], kinds, args.deadline))
+        pid = server.pid
+        report("tidings", timed(pid, lambda: run_tidings(urls[: args.feeds], kinds, args.deadline)))
         n = min(args.baseline_feeds, args.feeds)
-        base = run_naive(urls[:n], kinds[:n], args.deadline)
-        report("naive", base)
+        report("naive", timed(pid, lambda: run_naive(urls[:n], kinds[:n], args.deadline)))
         if args.parse_feeds:
             print(f"-- all changed ({args.parse_feeds} feeds: a new document, {ITEMS} items, "
                   f"~{len(feed_xml(0, 0)) // 1000} KB each, every item already stored) --")
-            report("tidings", run_tidings(urls[args.feeds:], parse_kinds, args.deadline, args.feeds))
-            report("naive", run_naive(urls[args.feeds:], parse_kinds, args.deadline, args.feeds))
+            report("tidings", timed(pid, lambda: run_tidings(urls[args.feeds:], parse_kinds,
+                                                             args.deadline, args.feeds)))
+            report("naive", timed(pid, lambda: run_naive(urls[args.feeds:], parse_kinds,
+                                                         args.deadline, args.feeds)))
     finally:
         server.terminate()
 
