@@ -203,13 +203,13 @@ def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool
     starts: list[bool] = []
     headline: list[bool] = []
     for line in text.split("\n"):
-        words = [w for w in line.split() if len(w) > 3 and w[:1].isalpha()]
-        titled = (len(words) >= 3 and len(line.split()) <= 20
-                  and sum(w[:1].isupper() for w in words) >= 0.7 * len(words))
+        titled = False
+        if line.count(" ") < 20:  # a headline is short; paragraphs skip the check
+            words = [w for w in line.split() if len(w) > 3 and w[:1].isalpha()]
+            titled = len(words) >= 3 and sum(w[:1].isupper() for w in words) >= 0.7 * len(words)
         opening = True
-        for m in TOKEN_RE.finditer(line):
-            tok = m.group()
-            parts = tok.split("-") if "-" in tok and tok not in gaz.starts else ()
+        for tok in TOKEN_RE.findall(line):
+            parts = tok.split("-") if "-" in tok and tok not in gaz.lengths else ()
             if parts and any(gaz.phrases.get((p,)) is not None and gaz.phrases[(p,)].kind == "country"
                              for p in parts):
                 for k, part in enumerate(parts):
@@ -286,7 +286,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
     i = 0
     while i < n:
         tok = tokens[i]
-        hit = gaz.match(tokens, i)
+        hit = gaz.match(tokens, i) if tok in gaz.lengths else None
         if hit is not None:
             length, known = hit
             single = length == 1 and not known.demonym

@@ -89,6 +89,7 @@ class Gazetteer:
         self.phrases: dict[tuple[str, ...], Known] = {}
         self.starts: set[str] = set()
         self.max_len = 1
+        self.lengths: dict[str, list[int]] = {}  # first token -> phrase lengths, longest first
         self.surnames: dict[str, Known] = {}  # weak aliases: only with the full name present
         self.country_names: dict[str, str] = {}  # code -> display name
 
@@ -102,6 +103,10 @@ class Gazetteer:
             self.phrases[key] = known
             self.starts.add(key[0])
             self.max_len = max(self.max_len, len(key))
+            lengths = self.lengths.setdefault(key[0], [])
+            if len(key) not in lengths:
+                lengths.append(len(key))
+                lengths.sort(reverse=True)
 
     @classmethod
     def load(cls) -> Gazetteer:
@@ -170,12 +175,15 @@ class Gazetteer:
 
     def match(self, tokens: list[str], i: int) -> tuple[int, Known] | None:
         """Longest gazetteer phrase starting at token ``i``: (length, entry)."""
-        if tokens[i] not in self.starts:
+        lengths = self.lengths.get(tokens[i])
+        if lengths is None:
             return None
-        for n in range(min(self.max_len, len(tokens) - i), 0, -1):
-            known = self.phrases.get(tuple(tokens[i : i + n]))
-            if known is not None:
-                return n, known
+        left = len(tokens) - i
+        for n in lengths:
+            if n <= left:
+                known = self.phrases.get(tuple(tokens[i : i + n]))
+                if known is not None:
+                    return n, known
         return None
 
     def country_name(self, code: str) -> str:

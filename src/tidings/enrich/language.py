@@ -113,7 +113,7 @@ class LanguageDetector:
     def detect(self, text: str, hint: str | None = None) -> LanguageGuess:
         """Guess the language of ``text``; ``hint`` is the feed's or page's declared language."""
         hint = (hint or "").strip().lower()[:2] or None
-        sample = text[:1000]
+        sample = text[:700]
         script, letters = dominant_script(sample)
         if script is None or letters < 3:
             return LanguageGuess(hint, 0.0, "hint" if hint else "none")

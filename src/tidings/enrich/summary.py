@@ -74,7 +74,7 @@ def sentences(text: str) -> list[str]:
 
 def keywords(title: str, text: str, entity_names: Sequence[str] = (), limit: int = 8) -> list[str]:
     """Keyphrases, best first (lower case unless they are names)."""
-    body = f"{title}\n{title}\n{text[:6000]}"
+    body = f"{title}\n{title}\n{text[:4000]}"
     freq: Counter[str] = Counter()
     degree: Counter[str] = Counter()
     phrases: Counter[tuple[str, ...]] = Counter()
