@@ -151,6 +151,7 @@ class StoryClusterer:
         self._sqnorm: dict[Hashable, float] = {}
         self._last: dict[Hashable, float] = {}
         self._size: dict[Hashable, int] = {}
+        self._terms: dict[Hashable, set[str]] = defaultdict(set)
         self._mpost: dict[str, list[tuple[int, float]]] = defaultdict(list)  # term -> (member, w)
         self._mclock: list[float] = []
         self._mlabel: list[Hashable] = []
@@ -211,6 +212,7 @@ class StoryClusterer:
         self._last[label] = max(now, self._last.get(label, now))
         self._size[label] = self._size.get(label, 0) + 1
         member = len(self._mclock)
+        self._terms[label].update(vec)
         for t, x in vec.items():
             p = post[t]
             p[label] = p.get(label, 0.0) + x
@@ -226,7 +228,9 @@ class StoryClusterer:
         norm = math.sqrt(self._sqnorm.get(label, 0.0))
         if not norm:
             return {}
-        vec = {t: p[label] / norm for t, p in self._cpost.items() if label in p}
+        post = self._cpost
+        vec = {t: post[t][label] / norm for t in self._terms.get(label, ())
+               if label in post.get(t, ())}
         if top and len(vec) > top:
             vec = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:top])
         return vec
@@ -246,6 +250,7 @@ class StoryClusterer:
             self._sqnorm.pop(c, None)
             self._last.pop(c, None)
             self._size.pop(c, None)
+            self._terms.pop(c, None)
         for t in list(self._cpost):
             p = self._cpost[t]
             for c in stale & p.keys():
@@ -278,6 +283,80 @@ def storyline_match(vec: Mapping[str, float],
     return best
 
 
+class StorylineIndex:
+    """Centroids of recent stories, to find the earlier story a new one continues.
+
+    An inverted index over each story's centroid terms, so a lookup costs time
+    in proportion to the stories sharing a term with the new story, not to all
+    stories of the last ``days``.
+    """
+
+    def __init__(self, threshold: float, days: float) -> None:
+        self.threshold = threshold
+        self.horizon = days * 24.0
+        self._post: dict[str, dict[Hashable, float]] = defaultdict(dict)
+        self._cent: dict[Hashable, Mapping[str, float]] = {}
+        self._norm: dict[Hashable, float] = {}
+        self._at: dict[Hashable, float] = {}
+        self._updates = 0
+
+    def __len__(self) -> int:
+        return len(self._cent)
+
+    def update(self, key: Hashable, centroid: Mapping[str, float], at: float) -> None:
+        """Record (or replace) a story's centroid, last updated at clock ``at`` (hours)."""
+        self._remove(key)
+        norm = math.sqrt(sum(x * x for x in centroid.values()))
+        if not norm:
+            return
+        self._cent[key] = dict(centroid)
+        self._norm[key] = norm
+        self._at[key] = at
+        for t, x in centroid.items():
+            self._post[t][key] = x
+        self._updates += 1
+        if self._updates % 5000 == 0:
+            self.prune(at)
+
+    def match(self, vec: Mapping[str, float], now: float, exclude: Hashable | None = None
+              ) -> Hashable | None:
+        """The story within the horizon most similar to ``vec``, at or above the threshold."""
+        vnorm = math.sqrt(sum(x * x for x in vec.values()))
+        if not vnorm:
+            return None
+        dots: dict[Hashable, float] = defaultdict(float)
+        for t, x in vec.items():
+            post = self._post.get(t)
+            if post:
+                for k, y in post.items():
+                    dots[k] += x * y
+        best, best_sim = None, self.threshold
+        for k, d in dots.items():
+            if k == exclude or now - self._at[k] > self.horizon:
+                continue
+            sim = d / (vnorm * self._norm[k])
+            if sim >= best_sim:
+                best, best_sim = k, sim
+        return best
+
+    def prune(self, now: float) -> None:
+        for k in [k for k, at in self._at.items() if now - at > self.horizon]:
+            self._remove(k)
+
+    def _remove(self, key: Hashable) -> None:
+        old = self._cent.pop(key, None)
+        if old is None:
+            return
+        for t in old:
+            p = self._post.get(t)
+            if p is not None:
+                p.pop(key, None)
+                if not p:
+                    del self._post[t]
+        self._norm.pop(key, None)
+        self._at.pop(key, None)
+
+
 def most_central(vectors: Sequence[Mapping[str, float]]) -> int:
     """Index of the vector closest to the sum of all (the representative article)."""
     if not vectors:
@@ -286,7 +365,13 @@ def most_central(vectors: Sequence[Mapping[str, float]]) -> int:
     for v in vectors:
         for t, x in v.items():
             total[t] += x
-    return max(range(len(vectors)), key=lambda i: (cosine(vectors[i], total), -i))
+
+    def closeness(i: int) -> tuple[float, int]:  # cosine to the sum, up to its (constant) norm
+        v = vectors[i]
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        return (sum(x * total[t] for t, x in v.items()) / norm if norm else 0.0), -i
+
+    return max(range(len(vectors)), key=closeness)
 
 
 def hotness(article_count: int, publisher_count: int, age_hours: float,

@@ -33,9 +33,9 @@ from tidings.cluster import (
     ClusterParams,
     OnlineIdf,
     StoryClusterer,
+    StorylineIndex,
     Vector,
     most_central,
-    storyline_match,
     text_terms,
 )
 from tidings.config import Settings
@@ -48,6 +48,7 @@ HALF_LIFE_HOURS = 12.0
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 CENTROID_TERMS = 60
 REPRESENTATIVE_POOL = 200
+VECTOR_CACHE = 50_000
 
 
 def params_from(settings: Settings) -> ClusterParams:
@@ -105,16 +106,31 @@ class StoryStage:
         self.idf = OnlineIdf()
         self.clusterer = StoryClusterer(self.params)
         self.dups = DuplicateIndex(window=settings.dedup_window_hours)
+        self.lines = StorylineIndex(self.params.storyline_threshold, self.params.storyline_days)
+        self._vectors: dict[int, Vector] = {}
         self._warm = False
 
     def vector(self, article: Article, *, observe: bool = True) -> Vector:
-        return self.idf.weigh(text_terms(article.title, lead(article)), observe=observe)
+        """The article's TF-IDF vector; kept (for ``VECTOR_CACHE`` articles) once observed."""
+        cached = self._vectors.get(article.id) if article.id is not None else None
+        if cached is not None:
+            return cached
+        vec = self.idf.weigh(text_terms(article.title, lead(article)), observe=observe)
+        if observe and article.id is not None:
+            self._vectors[article.id] = vec
+            if len(self._vectors) > VECTOR_CACHE:
+                for old in list(self._vectors)[: VECTOR_CACHE // 4]:
+                    del self._vectors[old]
+        return vec
 
     def warm(self, now: datetime | None = None, *, skip: int | None = None) -> int:
         """Load the recent past (IDF, active stories, recent texts) from the store."""
         self._warm = True
         now = now or now_utc()
         since = now - timedelta(days=self.params.storyline_days)
+        for story_id, _line, centroid, last in self.store.stories.recent(since):
+            if centroid and last is not None:
+                self.lines.update(story_id, centroid, hours(last))
         n = 0
         for article in self.store.stories.articles_since(since):
             if article.id is None or article.id == skip:
@@ -156,33 +172,30 @@ class StoryStage:
         new_story = story_id is None
         if story_id is None:
             story_id = stories.create(article.title, at_dt)
-        stories.assign(article.id, story_id)
         self.clusterer.add(story_id, vec, at)
-        self.refresh(story_id)
+        self.refresh(story_id, assign=article.id)
         line = None
         if new_story:
             line = self.link_storyline(story_id, vec, at_dt)
         return Placement(article.id, story_id, new_story, duplicate_of, line)
 
-    def refresh(self, story_id: int) -> None:
-        """Recompute a story's representative, counts, times and hotness."""
-        members = self.store.stories.members(story_id, limit=REPRESENTATIVE_POOL)
-        if not members:
-            return
-        vectors = [self.vector(m, observe=False) for m in members]
-        rep = members[most_central(vectors)]
-        newest = max((m.fetched_at or article_time(m)) for m in members)
-        key = hotness_key(len(members), len({m.publisher for m in members}), newest)
-        self.store.stories.refresh(story_id, representative_id=rep.id, hotness=key,
-                                   centroid=self.clusterer.centroid(story_id, CENTROID_TERMS))
+    def refresh(self, story_id: int, assign: int | None = None) -> None:
+        """Recompute a story's representative, counts, times and hotness (one transaction)."""
+
+        def choose(members: list[Article]) -> int | None:
+            return members[most_central([self.vector(m, observe=False) for m in members])].id
+
+        centroid = self.clusterer.centroid(story_id, CENTROID_TERMS)
+        members = self.store.stories.refresh(story_id, choose=choose, hotness=hotness_key,
+                                             centroid=centroid or None, assign=assign,
+                                             pool=REPRESENTATIVE_POOL)
+        if centroid and members:
+            self.lines.update(story_id, centroid, max(hours(article_time(m)) for m in members))
 
     def link_storyline(self, story_id: int, vec: Vector, at: datetime) -> int | None:
         """Join the storyline of the most similar earlier story, if one is similar enough."""
-        since = at - timedelta(days=self.params.storyline_days)
-        candidates = [(sid, cent) for sid, _line, cent in
-                      self.store.stories.recent(since, exclude=story_id) if cent]
-        earlier = storyline_match(vec, candidates, self.params.storyline_threshold)
-        if earlier is None:
+        earlier = self.lines.match(vec, hours(at), exclude=story_id)
+        if not isinstance(earlier, int):
             return None
         return self.store.stories.link_storyline(story_id, earlier)
 

@@ -9,8 +9,7 @@ every story, storyline and duplicate group and the articles' links to them
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,58 +53,90 @@ class StoryStore:
                          .values(story_id=story_id))
 
     def members(self, story_id: int, limit: int = 500) -> list[Article]:
-        """A story's articles, oldest first (by time, then id)."""
+        """A story's articles, oldest first (by time, then id), without their HTML."""
+        c = articles.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(articles).where(articles.c.story_id == story_id)
-                                .order_by(articles.c.sort_at, articles.c.id).limit(limit)).all()
-        return [_article(r) for r in rows]
-
-    def refresh(self, story_id: int, *, representative_id: int | None, hotness: float,
-                centroid: dict[str, float] | None = None) -> None:
-        """Recompute a story's derived columns from its articles."""
-        with self.engine.begin() as conn:
             rows = conn.execute(
-                select(articles.c.id, articles.c.title, articles.c.text, articles.c.summary,
-                       articles.c.abstract, articles.c.publisher, articles.c.sort_at,
-                       articles.c.fetched_at, articles.c.topic, articles.c.language)
-                .where(articles.c.story_id == story_id)
-                .order_by(articles.c.sort_at, articles.c.id)).all()
-            if not rows:
+                select(c.id, c.url, c.canonical_url, c.title, c.text, c.summary, c.publisher,
+                       c.source_id, c.feed_id, c.published_at, c.fetched_at, c.story_id,
+                       c.duplicate_of)
+                .where(c.story_id == story_id).order_by(c.sort_at, c.id).limit(limit)).all()
+        return [Article(id=r.id, url=r.url, canonical_url=r.canonical_url, title=r.title,
+                        text=r.text or "", html="", publisher=r.publisher, source_id=r.source_id,
+                        feed_id=r.feed_id, published_at=r.published_at, fetched_at=r.fetched_at,
+                        summary=r.summary, story_id=r.story_id, duplicate_of=r.duplicate_of)
+                for r in rows]
+
+    def refresh(self, story_id: int, *, choose: Callable[[list[Article]], int | None],
+                hotness: Callable[[int, int, datetime], float],
+                centroid: dict[str, float] | None = None, assign: int | None = None,
+                pool: int = 200) -> list[Article]:
+        """Recompute a story's derived columns from its articles, in one transaction.
+
+        ``assign`` first puts that article in the story. ``choose`` picks the
+        representative among the newest ``pool`` articles; ``hotness`` turns
+        (articles, publishers, newest fetch time) into the stored hotness.
+        Returns the articles looked at (oldest first, without HTML).
+        """
+        c = articles.c
+        with self.engine.begin() as conn:
+            if assign is not None:
+                conn.execute(update(articles).where(c.id == assign).values(story_id=story_id))
+            mine = c.story_id == story_id
+            count, publishers, newest = conn.execute(
+                select(func.count(), func.count(func.distinct(c.publisher)), func.max(c.fetched_at))
+                .where(mine)).one()
+            if not count:
                 conn.execute(delete(stories).where(stories.c.id == story_id))
-                return
-            first = rows[0]
-            rep = next((r for r in rows if r.id == representative_id), first)
-            topics = Counter(r.topic for r in rows if r.topic)
-            langs = Counter(r.language for r in rows if r.language)
-            rep_article = Article(id=rep.id, url="", canonical_url="", title=rep.title,
-                                  text=rep.text or "", html="", publisher=rep.publisher,
-                                  source_id=None, feed_id=None, summary=rep.summary)
+                return []
+            first = conn.execute(select(c.id, c.sort_at).where(mine)
+                                 .order_by(c.sort_at, c.id).limit(1)).one()
+            rows = conn.execute(
+                select(c.id, c.url, c.canonical_url, c.title, c.text, c.summary, c.abstract,
+                       c.publisher, c.source_id, c.feed_id, c.published_at, c.fetched_at,
+                       c.duplicate_of)
+                .where(mine).order_by(c.sort_at.desc(), c.id.desc()).limit(pool)).all()[::-1]
+            recent = [Article(id=r.id, url=r.url, canonical_url=r.canonical_url, title=r.title,
+                              text=r.text or "", html="", publisher=r.publisher,
+                              source_id=r.source_id, feed_id=r.feed_id,
+                              published_at=r.published_at, fetched_at=r.fetched_at,
+                              summary=r.summary, story_id=story_id, duplicate_of=r.duplicate_of)
+                      for r in rows]
+            rep_id = choose(recent)
+            rep = next((r for r in rows if r.id == rep_id), rows[-1])
+            rep_article = next(a for a in recent if a.id == rep.id)
+            topic = conn.execute(select(c.topic).where(mine, c.topic.is_not(None))
+                                 .group_by(c.topic).order_by(func.count().desc(), c.topic)
+                                 .limit(1)).scalar()
+            language = conn.execute(select(c.language).where(mine, c.language.is_not(None))
+                                    .group_by(c.language)
+                                    .order_by(func.count().desc(), c.language).limit(1)).scalar()
             values: dict[str, Any] = dict(
                 title=rep.title, summary=_summary(rep_article, rep.abstract),
                 representative_article_id=rep.id, first_article_id=first.id,
-                first_seen_at=first.sort_at,
-                last_updated_at=max(r.fetched_at for r in rows),
-                article_count=len(rows), publisher_count=len({r.publisher for r in rows}),
-                hotness=hotness,
-                category=topics.most_common(1)[0][0] if topics else None,
-                language=langs.most_common(1)[0][0] if langs else None,
+                first_seen_at=first.sort_at, last_updated_at=newest,
+                article_count=count, publisher_count=publishers,
+                hotness=hotness(count, publishers, newest),
+                category=topic, language=language,
             )
             if centroid is not None:
                 values["features"] = {"centroid": centroid}
             conn.execute(update(stories).where(stories.c.id == story_id).values(**values))
+        return recent
 
-    def recent(self, since: datetime, *, exclude: int | None = None,
-               limit: int = 5000) -> list[tuple[int, int | None, dict[str, float]]]:
-        """(story id, storyline id, centroid) of stories updated since ``since``, newest first."""
-        q = (select(stories.c.id, stories.c.storyline_id, stories.c.features)
+    def recent(self, since: datetime, *, exclude: int | None = None, limit: int = 50_000
+               ) -> list[tuple[int, int | None, dict[str, float], datetime | None]]:
+        """(id, storyline id, centroid, last updated) of stories updated since ``since``, newest first."""
+        q = (select(stories.c.id, stories.c.storyline_id, stories.c.features,
+                    stories.c.last_updated_at)
              .where(stories.c.last_updated_at >= since)
              .order_by(stories.c.last_updated_at.desc()).limit(limit))
         if exclude is not None:
             q = q.where(stories.c.id != exclude)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [(r.id, r.storyline_id, dict((r.features or {}).get("centroid") or {}))
-                for r in rows]
+        return [(r.id, r.storyline_id, dict((r.features or {}).get("centroid") or {}),
+                 r.last_updated_at) for r in rows]
 
     def link_storyline(self, story_id: int, earlier_story_id: int) -> int:
         """Put ``story_id`` on the storyline of ``earlier_story_id`` (made when it has none)."""
