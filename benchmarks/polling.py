@@ -211,7 +211,8 @@ def seed(store: object, urls: list[str], kinds: list[str], first: int) -> None:
         conn.execute(update(feeds).values(next_poll_at=now - timedelta(seconds=1)))
 
 
-def run_tidings(urls: list[str], kinds: list[str], deadline: float, first: int = 0) -> dict[str, float]:
+def run_tidings(urls: list[str], kinds: list[str], deadline: float, first: int = 0,
+                max_connections: int = 64) -> dict[str, float]:
     from tidings.config import load_settings
     from tidings.pipeline import Pipeline
     from tidings.store import Store
@@ -221,6 +222,7 @@ def run_tidings(urls: list[str], kinds: list[str], deadline: float, first: int =
                                  database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
                                  allow_private_addresses=True, request_spacing=0.0,
                                  fetch_articles=False, enrich=False, request_timeout=deadline,
+                                 max_connections=max_connections,
                                  log_level="ERROR")
         store = Store(settings.database_url)
         try:
@@ -309,6 +311,9 @@ def main() -> None:
     ap.add_argument("--slow-delay", type=float, default=0.5)
     ap.add_argument("--deadline", type=float, default=5.0, help="request_timeout for both (s)")
     ap.add_argument("--baseline-feeds", type=int, default=2000)
+    ap.add_argument("--max-connections", type=int, default=64,
+                    help="tidings' max_connections setting (default: its default, 64; the poller "
+                         "keeps half that many feeds in flight)")
     ap.add_argument("--parse-feeds", type=int, default=1000,
                     help="feeds in the all-changed phase (0: skip it)")
     args = ap.parse_args()
@@ -327,19 +332,22 @@ def main() -> None:
     mix = Counter(kinds)
     print(f"server: {len(hosts)} loopback hosts, port {port}, own process; "
           f"{args.feeds} feeds: " + ", ".join(f"{mix[k]} {k}" for k in KINDS)
-          + f"; slow = {args.slow_delay:g}s; deadline {args.deadline:g}s; machine: "
+          + f"; slow = {args.slow_delay:g}s; deadline {args.deadline:g}s; tidings "
+          f"max_connections={args.max_connections}; machine: "
           f"{os.cpu_count()} CPUs")
     try:
         print("-- mixed list (conditional polls) --")
         pid = server.pid
-        report("tidings", timed(pid, lambda: run_tidings(urls[: args.feeds], kinds, args.deadline)))
+        report("tidings", timed(pid, lambda: run_tidings(urls[: args.feeds], kinds, args.deadline,
+                                                         max_connections=args.max_connections)))
         n = min(args.baseline_feeds, args.feeds)
         report("naive", timed(pid, lambda: run_naive(urls[:n], kinds[:n], args.deadline)))
         if args.parse_feeds:
             print(f"-- all changed ({args.parse_feeds} feeds: a new document, {ITEMS} items, "
                   f"~{len(feed_xml(0, 0)) // 1000} KB each, every item already stored) --")
             report("tidings", timed(pid, lambda: run_tidings(urls[args.feeds:], parse_kinds,
-                                                             args.deadline, args.feeds)))
+                                                             args.deadline, args.feeds,
+                                                             args.max_connections)))
             report("naive", timed(pid, lambda: run_naive(urls[args.feeds:], parse_kinds,
                                                          args.deadline, args.feeds)))
     finally:
