@@ -59,7 +59,9 @@ _LEXICON: dict[str, dict[str, float]] = {
     players team teams club clubs football cricket tennis golf rugby nba nfl grand slam
     wimbledon racing race lap podium sprint marathon boxing fight title kick-off fixture
     fixtures transfer manager playoffs playoff series captain hat-trick half-time euro premier
-    formula world-cup batter bat
+    formula world-cup batter bat game games quarterback touchdown inning innings homer pitcher
+    nhl mlb wnba grand-prix f1 cyclist golfer sprinter swimmer gymnast wrestler boxer jockey
+    open semifinal quarterfinal knockout derby fc
 """), 1.0),
     "business": dict.fromkeys(
         _words("""
@@ -188,9 +190,11 @@ def from_text(title: str, text: str, countries: int = 0, foreign: bool = False) 
         for w in _WORD_RE.findall(chunk.lower()):
             for topic, v in _BY_WORD.get(w, ()):
                 scores[topic] += weight * v
-    if countries >= 2:
+    # several countries make world news, unless they are playing each other
+    sporty = scores["sport"] >= 2.0
+    if countries >= 2 and not sporty:
         scores["world"] += 1.5 * min(countries, 4)
-    if foreign:
+    if foreign and not sporty:
         scores["world"] += 2.0
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     best, value = ranked[0]
