@@ -9,7 +9,8 @@ keep it, pass it around).
 ::
 
     language   py3langid + script rules; the declared language is a hint  (language.py)
-    entities   gazetteers, trigger words, co-reference; model optional   (entities.py, gazetteer.py)
+    entities   gazetteers, trigger words, co-reference; model optional   (entities.py, gazetteer.py,
+                                                                          triggers.py)
     countries  names, demonyms, places, leaders -> ISO codes, pairs       (entities.py)
     topic      feed category, URL section, then text word lists           (topics.py)
     keywords   RAKE-style keyphrases                                      (summary.py)

@@ -5,7 +5,7 @@ Rules of the Europe Media Monitor kind, no downloaded model:
 1. **Gazetteer** (see ``gazetteer.py``): the longest known phrase at each token.
 2. **Capitalised runs** that the gazetteer does not know are candidates; leading
    sentence words ("The", "After") and trailing possessives are trimmed.
-3. **Trigger words** classify a candidate: a title before it ("Prime Minister X",
+3. **Trigger words** (``triggers.py``) classify a candidate: a title before it ("Prime Minister X",
    "NSA X", "activist X", "Mr X") or after it ("X, the chief minister of") makes
    a person; an organisation word inside it ("Ministry", "Party", "Ltd") an
    organisation; "in X" / "at X" a place when nothing else claims it.
@@ -28,114 +28,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tidings.enrich.gazetteer import TOKEN_RE, Gazetteer, Known
-
-
-def _words(text: str) -> list[str]:
-    """Whitespace-separated words of a literal (keeps word lists readable)."""
-    return text.split()
-
-
-# Titles that announce a person when they come right before a name ("Prime Minister X").
-_TITLE_CORE = frozenset(
-    _words("""
-    President Premier Minister PM CM NSA Mr Mrs Ms Miss Dr Sir Dame Lord Lady Senator Sen Rep
-    Representative Governor Gov Mayor Judge Justice King Queen Prince Princess Pope Sheikh
-    General Gen Colonel Col Captain Capt Lieutenant Lt Major Admiral Sergeant Chancellor
-    Secretary Advisor Adviser Ambassador Commissioner Director Chairman Chairperson Chairwoman
-    Chair CEO Spokesperson Spokesman Spokeswoman Speaker Leader Coach Inspector Superintendent
-    Officer Professor Prof Cardinal Bishop Archbishop Imam Rabbi Magistrate Emir Ayatollah
-    Councillor Councilor Commander Marshal MP MLA MEP Editor Founder Constable Clerk Sheriff
-    Attorney Solicitor Counsel Envoy Detective Congressman Congresswoman Astronaut Collector
-    Chief
-""")
+from tidings.enrich.triggers import (
+    ABBREV,
+    CONNECTORS,
+    METONYMS,
+    ORG_HEADS,
+    ORG_ROLE,
+    ORG_WORDS,
+    PLACE_PREPS,
+    PLACE_WORDS,
+    ROLE_WORDS,
+    SENT_END,
+    SPEECH,
+    STOP_CAPS,
+    TITLE_CORE,
+    TITLE_WORDS,
 )
-# Words that qualify a title without being one ("Deputy", "Foreign", "National Security").
-_TITLE_MOD = frozenset(
-    _words("""
-    Deputy Vice Chief Prime Senior Junior Union State Foreign Defence Defense Home Finance
-    External Affairs Commerce Trade Health Education Interior Treasury Security National
-    Intelligence Former Acting Opposition Assistant Principal Executive Managing Crown General
-    Election Police Industries Army Federal Cabinet Environment Energy Law Justice
-""")
-)
-_TITLE_WORDS = _TITLE_CORE | _TITLE_MOD
-# Lower-case role nouns: "activist Hardeep Singh Nijjar", "striker Harry Kane".
-_ROLE_WORDS = frozenset(
-    _words("""
-    activist actor actress singer star striker batter batsman bowler captain coach player
-    midfielder defender goalkeeper forward journalist reporter author writer director producer
-    economist analyst professor minister leader spokesperson spokesman spokeswoman chairman
-    founder president premier secretary senator governor mayor lawmaker legislator judge lawyer
-    attorney officer official commander chief general envoy ambassador candidate rapper musician
-    filmmaker entrepreneur billionaire businessman businesswoman chancellor scientist researcher
-    doctor dr mr mrs ms cm pm adviser advisor son daughter wife husband brother sister mother
-    father tycoon designer athlete sprinter cricketer footballer boxer wrestler golfer champion
-    opener skipper veteran legend superstar teammate separatist militant rebel dissident student
-    teacher farmer priest cleric nsa mp mla astronaut counterpart chief executive head cm
-    justices
-""")
-)
-# Lower-case nouns that announce an organisation: "carmaker Toyota", "lender HDFC Bank".
-_ORG_ROLE = frozenset(
-    _words("""
-    carmaker automaker company firm chipmaker lender bank insurer retailer airline conglomerate
-    startup agency newspaper broadcaster club party outfit maker manufacturer group giant brand
-    operator exchange regulator insurer channel network union
-""")
-)
-# Organisations that stand for their country's government ("the Kremlin said").
-_METONYMS = frozenset({"White House", "Pentagon", "Kremlin", "State Department"})
-# Words that make a capitalised run an organisation.
-_ORG_WORDS = frozenset(
-    _words("""
-    Ltd Limited Inc Corp Corporation Company Co Group Holdings Bank Party Ministry Department
-    University College Institute School Council Commission Committee Agency Authority Board
-    Court Tribunal Association Federation Union League Club Foundation Trust Society Police Army
-    Navy Force Forces Guard Office Bureau Service Services Organisation Organization Fund
-    Airlines Airways Motors Industries Technologies Systems Labs Media News Times Post Herald
-    Journal Network Channel Television TV Radio Press Exchange Parliament Assembly Congress
-    Senate Cabinet Secretariat Directorate Corps Brigade Regiment Hospital Centre Center FC
-    United Pharmaceuticals Energy Petroleum Oil Railways Railway Cooperative Front Alliance
-    Movement Coalition Council Sabha Samiti Sangh Dal Morcha Brothers Partners Capital Ventures
-    Securities Insurance Telecom Electronics Studios Entertainment Records Publishing Ports
-    Airport Agreement Navy Argyle Rovers Wanderers Athletic Ministry Department
-""")
-)
-_ORG_HEADS = frozenset({"Ministry", "Department", "University", "Bank", "Institute", "Council",
-                        "Commission", "Court", "Board", "Office", "Bureau", "Federation",
-                        "Association", "Museum", "House", "Church"})
-_PLACE_WORDS = frozenset({"City", "County", "District", "Province", "State", "Region", "Valley",
-                          "Island", "Islands", "River", "Mountain", "Mountains", "Lake", "Bay",
-                          "Village", "Town", "Street", "Road", "Airport", "Port", "Border",
-                          "Sea", "Ocean", "Gulf", "Strait", "Peninsula", "Coast", "Park"})
-_PLACE_PREPS = frozenset({"in", "at", "near", "from", "to", "across", "outside", "around", "into",
-                          "towards", "toward", "via"})
-_SPEECH = frozenset({"said", "says", "told", "added", "asked", "stated", "claimed", "wrote",
-                     "tweeted", "posted", "announced", "noted", "argued", "insisted", "warned"})
-# Capitalised words that start sentences or headlines and name nothing.
-_STOP_CAPS = frozenset(
-    _words("""
-    The A An And But Or Nor If In On At By For From Of To With Without As After Before During
-    While When Where Why How What Which Who Whom Whose This That These Those There Here It Its
-    He She They We You I His Her Their Our Your My Me Him Them Us Not No Yes Also Meanwhile
-    However Although Though Since Until Because So Then Now Today Yesterday Tomorrow Tonight
-    Last Next Earlier Later Both Each Every All Some Many Most Few Several One Two Three Four
-    Five Six Seven Eight Nine Ten First Second Third New Old Monday Tuesday Wednesday Thursday
-    Friday Saturday Sunday January February March April May June July August September October
-    November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Read More Watch Photo
-    Video Live Updates Update Breaking Exclusive Opinion Analysis Editorial Explained Also Read
-    Disclaimer Publisher Source Image Credit Getty AFP PTI IANS ANI Reuters AP Story Click Share
-    Follow Subscribe Sign Log Top Latest Key Over Under Amid Against Among Between Despite Earth
-    Following Including According Like Just Only Even Still Yet Already Another Other Such Same
-    Mr Mrs Ms Dr Sir Covid COVID Please Thank Thanks Dear Hello Good Great Big Small High Low
-    Part Full Half Rs INR USD Crore Lakh Billion Million Per Percent Chapter Section Page Vol No
-""")
-)
-_CONNECTORS = frozenset({"of", "de", "da", "del", "der", "den", "van", "von", "bin", "bint", "al",
-                         "el", "la", "le", "du", "dos", "&", "and", "for", "the"})
-_ABBREV = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Gen", "Lt", "Col", "Capt", "Sen",
-                     "Rep", "Gov", "Prof", "No", "Mt", "Ft", "Inc", "Co", "Corp", "Ltd"})
-_SENT_END = frozenset({".", "!", "?", "…", "।", ":", ";", "\"", "“", "”", "(", ")", "|", "—", "–"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +90,16 @@ def _is_cap(tok: str) -> bool:
 
 
 def _titleish(tok: str) -> bool:
-    if tok in _TITLE_WORDS:
+    if tok in TITLE_WORDS:
         return True
-    if tok.endswith("s") and tok[:-1] in _TITLE_CORE:  # "Justices", "Ministers"
+    if tok.endswith("s") and tok[:-1] in TITLE_CORE:  # "Justices", "Ministers"
         return True
-    return "-" in tok and any(p in _TITLE_CORE for p in tok.split("-"))  # "Governor-General"
+    return "-" in tok and any(p in TITLE_CORE for p in tok.split("-"))  # "Governor-General"
 
 
 def _has_core(words: Sequence[str]) -> bool:
-    return any(w in _TITLE_CORE or (w.endswith("s") and w[:-1] in _TITLE_CORE)
-               or ("-" in w and any(p in _TITLE_CORE for p in w.split("-"))) for w in words)
+    return any(w in TITLE_CORE or (w.endswith("s") and w[:-1] in TITLE_CORE)
+               or ("-" in w and any(p in TITLE_CORE for p in w.split("-"))) for w in words)
 
 
 def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool]]:
@@ -225,8 +133,8 @@ def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool
                 starts.append(opening)
                 headline.append(titled)
             before = tokens[-2] if len(tokens) > 1 else ""
-            opening = tok in _SENT_END and not (
-                tok == "." and ((len(before) == 1 and before.isupper()) or before in _ABBREV))
+            opening = tok in SENT_END and not (
+                tok == "." and ((len(before) == 1 and before.isupper()) or before in ABBREV))
     return tokens, starts, headline
 
 
@@ -272,7 +180,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
     def continues(j: int) -> bool:
         """Whether token ``j`` carries a capitalised run on (a name, not a title or stop word)."""
         t = tokens[j] if j < n else ""
-        return (_is_cap(t) and not _titleish(t) and t not in _STOP_CAPS and not starts[j]
+        return (_is_cap(t) and not _titleish(t) and t not in STOP_CAPS and not starts[j]
                 and not headline[j])
 
     model_kinds: dict[int, str] = {}
@@ -314,7 +222,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
                         j += 1
                         continue
                     break
-                if (t in _CONNECTORS and j + 1 < n and _is_cap(tokens[j + 1])
+                if (t in CONNECTORS and j + 1 < n and _is_cap(tokens[j + 1])
                         and gaz.match(tokens, j + 1) is None):
                     j += 2
                     continue
@@ -337,7 +245,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
     split_runs: list[tuple[int, int]] = []
     for i0, j0 in runs:
         words = tokens[i0:j0]
-        if "and" in words and words[-1] not in _ORG_WORDS and tuple(words) not in gaz.phrases:
+        if "and" in words and words[-1] not in ORG_WORDS and tuple(words) not in gaz.phrases:
             start = i0
             for k in range(i0, j0):
                 if tokens[k] == "and":
@@ -349,9 +257,9 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
 
     for i0, j in split_runs:
         i = i0
-        while i < j and (tokens[i] in _STOP_CAPS or tokens[i] in _CONNECTORS or tokens[i] == "."):
+        while i < j and (tokens[i] in STOP_CAPS or tokens[i] in CONNECTORS or tokens[i] == "."):
             i += 1
-        while j > i and (tokens[j - 1] in _CONNECTORS or (tokens[j - 1] == "."
+        while j > i and (tokens[j - 1] in CONNECTORS or (tokens[j - 1] == "."
                          and not (j - i >= 2 and len(tokens[j - 2]) == 1))):
             j -= 1
         if i >= j:
@@ -368,13 +276,13 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         kind = model_kinds.get(i)
         name = _join(words)
         if (kind is None and starts[i] and len(words) >= 4 and words[1] == "of"
-                and words[-1] in _ORG_WORDS and words[0] not in _ORG_HEADS):
+                and words[-1] in ORG_WORDS and words[0] not in ORG_HEADS):
             # "Shares of Kaveri Pumps Ltd": a sentence's first word is not part of the name
             i += 2
             words = words[2:]
             name = _join(words)
             adjacent = None
-        if kind is None and words[-1] in _ORG_WORDS and len(words) + (adjacent is not None) >= 2:
+        if kind is None and words[-1] in ORG_WORDS and len(words) + (adjacent is not None) >= 2:
             if adjacent is not None and adjacent[1].kind in {"country", "place"}:
                 name = _join(tokens[adjacent[0] : j])
             note("org", name, None, name, "rule")
@@ -382,7 +290,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         if kind is None:
             # titles inside the run: "Chief Election Commissioner Rajiv Kumar" -> "Rajiv Kumar"
             last_title = max((k for k, w in enumerate(words) if _titleish(w)
-                              or (w in _ORG_WORDS and _has_core(words[:k]))), default=-1)
+                              or (w in ORG_WORDS and _has_core(words[:k]))), default=-1)
             if last_title >= 0 and _has_core(words[: last_title + 1]) and last_title + 1 < len(words):
                 i += last_title + 1
                 words = words[last_title + 1 :]
@@ -398,20 +306,20 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         if len(words) > 6:
             continue
         if kind is None:
-            if words[0] in _ORG_HEADS and len(words) >= 2:
+            if words[0] in ORG_HEADS and len(words) >= 2:
                 kind = "org"
-            elif words[-1] in _PLACE_WORDS and len(words) >= 2:
+            elif words[-1] in PLACE_WORDS and len(words) >= 2:
                 kind = "place"
-            elif prev.lower() in _ORG_ROLE and not _titleish(prev):
+            elif prev.lower() in ORG_ROLE and not _titleish(prev):
                 kind = "org"
             elif (
-                prev.lower() in _ROLE_WORDS
-                or prev.lower().rstrip("s") in _ROLE_WORDS
-                or prev in _TITLE_CORE
-                or (prev == "," and (_titleish(prev2) or prev2.lower() in _ROLE_WORDS))
+                prev.lower() in ROLE_WORDS
+                or prev.lower().rstrip("s") in ROLE_WORDS
+                or prev in TITLE_CORE
+                or (prev == "," and (_titleish(prev2) or prev2.lower() in ROLE_WORDS))
                 or (prev == "and" and (i - 1) in person_ends and len(words) >= 2)
                 or (nxt == "," and nxt2 in {"the", "a", "an", "who", "aged"} and 2 <= len(words) <= 3)
-                or (2 <= len(words) <= 3 and (nxt in _SPEECH or prev in _SPEECH))
+                or (2 <= len(words) <= 3 and (nxt in SPEECH or prev in SPEECH))
             ):
                 kind = "person"
         if kind == "person" and len(words) <= 6:
@@ -442,7 +350,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
             if words[-1] in tokens[j:] or words[-1] in tokens[:i]:
                 people_last.setdefault(words[-1], name)
                 note("person", name, None, name, "rule")
-        elif (len(words) <= 2 and prev in _PLACE_PREPS and not starts[i]
+        elif (len(words) <= 2 and prev in PLACE_PREPS and not starts[i]
               and not any(w.isupper() for w in words)):
             note("place", name, None, name, "rule")
 
@@ -459,7 +367,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
                 break
 
     for f in found.values():
-        if f.kind == "org" and f.name in _METONYMS and f.code:
+        if f.kind == "org" and f.name in METONYMS and f.code:
             signals[f.code] = signals.get(f.code, 0) + f.count
     for code, count in signals.items():
         f = found.get(("country", gaz.country_name(code))) if code else None
