@@ -16,8 +16,8 @@ parses web-style queries safely.
 On SQLite, ranking every match of a common word costs time in proportion to
 the number of matches (40,000 matches: ~100 ms for bm25 alone, ~400 ms joined
 to the articles). A news reader wants recent results, so the ranking and the
-date order consider the newest ``SEARCH_WINDOW`` (5,000) matches, after
-filters; date filters reach further back. ``benchmarks/web.py`` measures it.
+date order consider the newest ``SEARCH_WINDOW`` (1,000, as deep as result
+pages go) matches, after filters; date filters reach further back. ``benchmarks/web.py`` measures it.
 
 Snippets come back as text with the match markers ``MARK_START`` /
 ``MARK_END`` (control characters that sanitised article text cannot carry);
@@ -67,7 +67,7 @@ _MARKS = re.compile(f"([{MARK_START}{MARK_END}])")
 MAX_QUERY_CHARS = 300
 MAX_TERMS = 12
 MAX_OFFSET = 1000  # deeper result pages are not useful
-SEARCH_WINDOW = 5000  # SQLite: rank the newest this many matches (see SearchStore._sqlite)
+SEARCH_WINDOW = 1000  # SQLite: rank the newest this many matches (= the deepest page reachable)
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
 # a word: letters, digits and combining marks (Devanagari vowel signs are marks, not \w)
