@@ -31,7 +31,7 @@ from tidings.store import Store
 
 from .conftest import shared_path
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = [pytest.mark.shared, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 _LINK = re.compile(rb"(<link>|<guid[^>]*>|<link\s[^>]*?href=[\"'])(\s*(?:<!\[CDATA\[)?\s*)(https?://)([^/<\"'\s\]]+)")
 
