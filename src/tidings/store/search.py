@@ -314,7 +314,8 @@ class SearchStore:
                          func.highlight(fts, 0, MARK_START, MARK_END).label("title_hl"),
                          func.snippet(fts, 1, MARK_START, MARK_END, "…", 28).label("snip"))
                   .select_from(articles.join(_FTS_TABLE, _FTS_TABLE.c.rowid == articles.c.id))
-                  .where(fts.op("MATCH")(bindparam("match")), articles.c.id.in_(ids)))
+                  # the rowid list on the FTS side, so FTS5 seeks to those rows only
+                  .where(fts.op("MATCH")(bindparam("match")), _FTS_TABLE.c.rowid.in_(ids)))
             full = {r.id: r for r in conn.execute(q2, {"match": match})}
         return [_Row(full[i], score[i], full[i].title_hl, full[i].snip) for i in ids if i in full]
 
