@@ -64,6 +64,9 @@ _URL_SCHEMES = {"ftp", "http", "https", "irc", "ircs", "magnet", "mailto", "mms"
 _URI_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _START_TAG = re.compile(r"<([a-z][a-z0-9]*)((?: [a-z\-]+=\"[^\"]*\")+)(/?)>")
+# a tag worth canonicalising: two or more attributes, or a URI attribute that is not absolute
+_NEEDS_CANON = re.compile(r"<[a-z][a-z0-9]* [a-z\-]+=\"[^\"]*\" [a-z]|"
+                          r" (?:href|src|cite|longdesc)=\"(?![a-zA-Z][a-zA-Z0-9+.\-]*:)")
 _CLOSING_TAG = re.compile(r"</[a-z0-9]+>")
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
@@ -80,6 +83,8 @@ def _attr_escape(value: str) -> str:
 
 def _canonical_tag(m: re.Match[str], base: str) -> str:
     attrs = _ATTR.findall(m.group(2))
+    if len(attrs) == 1 and (attrs[0][0] not in _URI_ATTRIBUTES or _ABSOLUTE.match(attrs[0][1])):
+        return m.group(0)
     out = []
     for name, value in attrs:
         if name in _URI_ATTRIBUTES and not _ABSOLUTE.match(value):
@@ -107,7 +112,9 @@ def clean_html(fragment: str | None, base: str = "") -> str | None:
     if "<" not in text and "&" not in text and ">" not in text:
         return text  # plain text: nothing to clean, nothing to escape
     cleaned = _CLEANER.clean(text)
-    cleaned = _START_TAG.sub(lambda m: _canonical_tag(m, base), cleaned).strip()
+    if _NEEDS_CANON.search(cleaned):
+        cleaned = _START_TAG.sub(lambda m: _canonical_tag(m, base), cleaned)
+    cleaned = cleaned.strip()
     # feedparser strips its output after removing scripts; whitespace left before the
     # closing tags at the very end is dropped the same way here
     return _strip_before_closing_tags(cleaned) or None
@@ -244,7 +251,7 @@ def _text(el: Any, *, plain: bool = False) -> str | None:
     if len(el):
         raise _Decline(f"markup inside <{el.tag}>")
     text = (el.text or "").strip()
-    if plain and _HTMLISH.search(text):
+    if plain and ("<" in text or "&" in text) and _HTMLISH.search(text):
         raise _Decline(f"HTML-looking text in <{el.tag}>")
     return text or None
 
