@@ -171,9 +171,16 @@ class StoryStage:
             story_id = label if isinstance(label, int) else None
         new_story = story_id is None
         if story_id is None:
-            story_id = stories.create(article.title, at_dt)
-        self.clusterer.add(story_id, vec, at)
-        self.refresh(story_id, assign=article.id)
+            centroid = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:CENTROID_TERMS])
+            story_id = stories.create_for(
+                article, first_seen_at=at_dt, centroid=centroid,
+                hotness=hotness_key(1, 1, article.fetched_at or at_dt))
+            self.clusterer.add(story_id, vec, at)
+            if centroid:
+                self.lines.update(story_id, centroid, at)
+        else:
+            self.clusterer.add(story_id, vec, at)
+            self.refresh(story_id, assign=article.id)
         line = None
         if new_story:
             line = self.link_storyline(story_id, vec, at_dt)

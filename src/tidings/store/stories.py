@@ -47,6 +47,27 @@ class StoryStore:
                 title=title[:1000] or "(untitled)", first_seen_at=at, last_updated_at=at,
                 article_count=0, publisher_count=0, hotness=0.0)).inserted_primary_key[0])
 
+    def create_for(self, article: Article, *, first_seen_at: datetime, hotness: float,
+                   centroid: dict[str, float] | None = None) -> int:
+        """A new story of one article, filled and assigned in one transaction."""
+        assert article.id is not None
+        fetched = article.fetched_at or first_seen_at
+        with self.engine.begin() as conn:
+            extra = conn.execute(select(articles.c.topic, articles.c.language, articles.c.abstract)
+                                 .where(articles.c.id == article.id)).first()
+            story_id = int(conn.execute(insert(stories).values(
+                title=article.title[:1000] or "(untitled)",
+                summary=_summary(article, extra.abstract if extra else None),
+                representative_article_id=article.id, first_article_id=article.id,
+                first_seen_at=first_seen_at, last_updated_at=fetched, article_count=1,
+                publisher_count=1, hotness=hotness, category=extra.topic if extra else None,
+                language=(extra.language if extra else None) or article.language,
+                features={"centroid": centroid} if centroid else None,
+            )).inserted_primary_key[0])
+            conn.execute(update(articles).where(articles.c.id == article.id)
+                         .values(story_id=story_id))
+        return story_id
+
     def assign(self, article_id: int, story_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(articles).where(articles.c.id == article_id)
