@@ -64,12 +64,19 @@ def _env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _single_process_run(tmp_path: Path, feeds: list[tuple[str, str]]) -> list[Row]:
+def _in_stories(store: Store) -> int:
+    return sum(a.story_id is not None for a in store.articles.iter_all())
+
+
+def _single_process_run(tmp_path: Path, feeds: list[tuple[str, str]],
+                        stories: list[int] | None = None) -> list[Row]:
     settings = load_settings(environ=_env(f"sqlite:///{tmp_path / 'baseline.db'}"),
                              config_file=None)
     with Store(settings.database_url) as store:
         _load(store, feeds)
         asyncio.run(Pipeline(settings, store).poll_due())
+        if stories is not None:
+            stories.append(_in_stories(store))
         return _rows(store)
 
 
@@ -106,7 +113,8 @@ def replay_server() -> Iterator[PublisherServer]:
 def test_three_workers_under_sigkill_store_everything_exactly_once(
         pg_url: str, replay_server: PublisherServer, tmp_path: Path) -> None:
     feeds = replay.install(replay_server.add, replay_server.base, feeds=200, per_feed=1)
-    expected = _single_process_run(tmp_path, feeds)
+    stories: list[int] = []
+    expected = _single_process_run(tmp_path, feeds, stories)
     assert len(expected) == 200 and all(r[3] == "page" for r in expected)
 
     with Store(pg_url) as store:
@@ -161,6 +169,7 @@ def test_three_workers_under_sigkill_store_everything_exactly_once(
         assert got == expected, (f"{len(got)} of {len(expected)} articles after {elapsed:.0f}s "
                                  f"and {kills} kills\n{tail}")
         assert queue_depth(pg_url) == {}, "jobs left waiting (post-store included)"
+        assert _in_stories(store) == stories[0] > 0  # the post-store stages ran on every one
         stuck = [f.url for f in store.sources.list_feeds()
                  if f.last_success_at is None or f.next_poll_at is None]
         assert stuck == []

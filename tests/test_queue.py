@@ -74,6 +74,7 @@ def test_burst_worker_stores_what_a_single_process_run_stores(
         _add_feeds(one, publisher_server)
         asyncio.run(Pipeline(_settings(one.url), one).poll_due())
         expected = _articles(one)
+        in_stories = sum(a.story_id is not None for a in one.articles.iter_all())
     assert len(expected) >= 5
     with Store(pg_url) as store:
         _add_feeds(store, publisher_server)
@@ -82,6 +83,8 @@ def test_burst_worker_stores_what_a_single_process_run_stores(
         assert stats.polls == 3
         assert _articles(store) == expected
         assert queue_depth(pg_url) == {}  # nothing left waiting or running
+        # the post-store stages (clustering) ran on every article, in the leader
+        assert sum(a.story_id is not None for a in store.articles.iter_all()) == in_stories > 0
         assert all(f.last_success_at is not None for f in store.sources.list_feeds())
         # a second burst: the feeds are not due, nothing is fetched or stored twice
         hits = len(publisher_server.log)

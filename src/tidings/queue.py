@@ -19,19 +19,23 @@ Jobs (all idempotent: re-running one after a crash stores nothing twice)
   polls it again and skips every article already stored.
 - ``tidings.fetch_article(feed_id, url, entry)`` - queue ``articles``,
   queueing lock ``article:<canonical url>``: fetch the page, extract, store
-  (the unique canonical URL makes a second insert a no-op), then run the
-  post-store stages on it.
+  (the unique canonical URL makes a second insert a no-op), then enqueue its
+  ``tidings.post_store(article_id)`` job (queue ``post_store``, see below).
 
 Post-store stages (``Pipeline.after_store``: dedup, clustering, enrichment)
-run at the end of the article job, in a one-thread executor per worker,
-holding the PostgreSQL advisory lock ``POST_STORE_LOCK``: one article at a
-time across every worker, so clustering sees articles one by one in a
-consistent order. The lock is the database's, so a killed worker's lock goes
-with its connection. A procrastinate job per article with a shared ``lock``
-would do the same but runs a chain of locked jobs only as fast as workers
-poll for them (one per poll interval); the advisory lock runs them back to
-back. Post-store is at-least-once: a retried article job that finds its
-article stored runs it again, so those stages must be idempotent.
+hold in-process state (the clustering stage's online index), so they run in
+exactly one process: ``tidings.post_store(article_id)`` jobs go to the
+``post_store`` queue, which only the *leader* consumes, one job at a time.
+Every worker tries to become leader; leadership is a PostgreSQL session
+advisory lock (``POST_STORE_LOCK``) on a connection of its own, so when the
+leader dies its lock goes with its connection and another worker takes over
+within seconds (its clustering stage warms up from the database). That keeps
+clustering consistent: one consumer sees articles one after another. Post-store
+is at-least-once (a retried job, or an article job that finds its article
+already stored, runs it again), so those stages must be idempotent. A
+procrastinate ``lock`` shared by per-article jobs would serialise them too,
+but not keep them in one process, and runs a chain of locked jobs only as
+fast as workers poll for them.
 
 Scheduling and leases. Every worker runs a small maintenance loop: it claims
 due feeds (``SourceStore.claim_due_feeds`` pushes their ``next_poll_at`` one
@@ -48,7 +52,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,7 +66,7 @@ from tidings.store.schema import now_utc
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("feeds", "articles")
+QUEUES = ("feeds", "articles")  # every worker; "post_store" only in the leader
 SCHEMA_LOCK = 7041978  # advisory lock id while the queue schema is created
 POST_STORE_LOCK = 7041979  # advisory lock id: one post-store consumer at a time
 # A worker looks for fetchable jobs on each new-job notification and at least this often;
@@ -197,8 +200,12 @@ class JobQueue:
         async def fetch_article(feed_id: int, url: str, entry: dict[str, Any]) -> None:
             await self._fetch_article(feed_id, url, entry)
 
-        self.poll_task, self.article_task = poll_feed, fetch_article
-        self._post_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-store")
+        @self.app.task(name="tidings.post_store", queue="post_store", retry=retry)
+        def post_store(article_id: int) -> None:
+            self.pipeline.after_store(article_id)  # in a thread, in the leader process only
+
+        self.poll_task, self.article_task, self.post_task = poll_feed, fetch_article, post_store
+        self.leader = False
 
     # -- deferring (idempotent: a waiting job with the same key means "already done") ----
     async def _defer(self, deferrer: Any, **kwargs: Any) -> bool:
@@ -219,20 +226,51 @@ class JobQueue:
                                  feed_id=feed.id, url=url, entry=entry_to_json(entry))
 
     async def post_store(self, article_id: int) -> None:
-        """The post-store stages for one article, one at a time across all workers."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._post_executor, self._post_store_locked, article_id)
+        """Hand a stored article to the post-store consumer (the leader's queue)."""
+        await self._defer(self.post_task.configure(), article_id=article_id)
 
-    def _post_store_locked(self, article_id: int) -> None:
-        from sqlalchemy import text
+    async def _lead_post_store(self, *, burst: bool, every: float) -> bool:
+        """Become the one post-store consumer if no other process is; returns whether it led.
 
-        with self.store.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": POST_STORE_LOCK})
+        Leadership is a session advisory lock on a connection of its own: it lasts as
+        long as this process's connection, so a killed leader's successor takes over
+        within ``every`` seconds; if the connection fails, this process stops leading."""
+        import psycopg
+
+        lease = self.settings.job_lease_timeout
+        while True:
+            conn = await psycopg.AsyncConnection.connect(libpq_url(self.settings.database_url),
+                                                         autocommit=True)
             try:
-                self.pipeline.after_store(article_id)
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (POST_STORE_LOCK,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    self.leader = True
+                    consumer = asyncio.create_task(self.app.run_worker_async(
+                        queues=["post_store"], concurrency=1, wait=not burst,
+                        name="post-store", delete_jobs="successful",
+                        update_heartbeat_interval=max(0.5, lease / 4),
+                        stalled_worker_timeout=lease, install_signal_handlers=False,
+                        fetch_job_polling_interval=POLL_INTERVAL))
+                    try:
+                        while not consumer.done():  # watchdog: still holding the lock?
+                            await asyncio.wait({consumer}, timeout=every)
+                            if not consumer.done():
+                                await conn.execute("SELECT 1")
+                    finally:
+                        if not consumer.done():
+                            consumer.cancel()
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await consumer
+                        self.leader = False
+                    return True
+            except psycopg.Error as e:
+                log.warning("post-store leadership lost: %s", e)
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": POST_STORE_LOCK})
-                conn.commit()
+                await conn.close()
+            if burst:
+                return False
+            await asyncio.sleep(every)
 
     # -- the jobs ---------------------------------------------------------------------
     def fetcher(self) -> Fetcher:
@@ -292,11 +330,12 @@ class JobQueue:
         self.stats.stalled_retried += n
         return n
 
-    async def _waiting_jobs(self) -> int:
+    async def _waiting_jobs(self, queues: tuple[str, ...]) -> int:
         """Jobs ready to run now (a retry scheduled for later does not count)."""
         jobs = await self.app.job_manager.list_jobs_async(status="todo")
         now = now_utc()
-        return sum(1 for j in jobs if j.scheduled_at is None or j.scheduled_at <= now)
+        return sum(1 for j in jobs if j.queue in queues
+                   and (j.scheduled_at is None or j.scheduled_at <= now))
 
     async def _maintenance(self, every: float) -> None:
         while True:
@@ -315,12 +354,14 @@ class JobQueue:
         await asyncio.to_thread(warm_up)  # before taking jobs: a fresh worker is slow once
         async with self.app.open_async(), Fetcher(self.settings) as fetcher:
             self._fetcher = fetcher
+            every = min(2.0, max(0.5, lease / 4))
+            side: list[asyncio.Task[Any]] = []
             if burst:
                 await self.retry_stalled()
                 await self.enqueue_due(limit=1_000_000)
-                maintenance = None
             else:
-                maintenance = asyncio.create_task(self._maintenance(min(2.0, max(0.5, lease / 4))))
+                side = [asyncio.create_task(self._maintenance(every)),
+                        asyncio.create_task(self._lead_post_store(burst=False, every=every))]
             try:
                 while True:
                     await self.app.run_worker_async(
@@ -330,15 +371,18 @@ class JobQueue:
                         update_heartbeat_interval=max(0.5, lease / 4),
                         stalled_worker_timeout=lease, install_signal_handlers=not burst,
                         fetch_job_polling_interval=POLL_INTERVAL)
-                    # a burst worker stops when no job is fetchable; jobs waiting on a
-                    # lock held by a job that just finished may remain: go round again
-                    if not burst or not await self._waiting_jobs():
+                    if not burst:
+                        break
+                    # a burst worker stops when no job is fetchable: run the post-store
+                    # queue if no other process leads it, and go round while work remains
+                    led = await self._lead_post_store(burst=True, every=every)
+                    if not await self._waiting_jobs(QUEUES + (("post_store",) if led else ())):
                         break
             finally:
-                if maintenance is not None:
-                    maintenance.cancel()
+                for task in side:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await maintenance
+                        await task
                 self._fetcher = None
         return self.stats
 
