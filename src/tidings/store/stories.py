@@ -40,13 +40,6 @@ class StoryStore:
         self.engine = engine
 
     # -- stories -------------------------------------------------------------------
-    def create(self, title: str, at: datetime) -> int:
-        """A new, empty story; ``refresh`` fills it once its first article is assigned."""
-        with self.engine.begin() as conn:
-            return int(conn.execute(insert(stories).values(
-                title=title[:1000] or "(untitled)", first_seen_at=at, last_updated_at=at,
-                article_count=0, publisher_count=0, hotness=0.0)).inserted_primary_key[0])
-
     def create_for(self, article: Article, *, first_seen_at: datetime, hotness: float,
                    centroid: dict[str, float] | None = None) -> int:
         """A new story of one article, filled and assigned in one transaction."""
