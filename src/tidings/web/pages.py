@@ -191,6 +191,18 @@ def search_filters(source_id: str | None, language: str | None, country: str | N
                          until=end + timedelta(days=1) if end else None)
 
 
+PUBLISHER_LIST_SECONDS = 60.0
+
+
+def _publishers(request: Request) -> list[Source]:
+    """The publisher list of the search form, read at most once a minute."""
+    cached = getattr(request.app.state, "publisher_list", None)
+    if cached is None or time.monotonic() - cached[0] > PUBLISHER_LIST_SECONDS:
+        cached = (time.monotonic(), request.app.state.store.sources.list_sources())
+        request.app.state.publisher_list = cached
+    return cached[1]  # type: ignore[no-any-return]
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "", source_id: str | None = None,
                 language: str | None = None, country: str | None = None,
@@ -202,7 +214,7 @@ def search_page(request: Request, q: str = "", source_id: str | None = None,
                                offset=max(0, offset), sort="date" if sort == "date" else "relevance")
     params = {k: v for k, v in request.query_params.items() if k != "offset"}
     return render(request, "search.html", q=q, page=page, params=params,
-                  sources=store.sources.list_sources(), sort=sort,
+                  sources=_publishers(request), sort=sort,
                   next_url=("?" + urlencode({**params, "offset": page.next_offset}))
                   if page.next_offset else None,
                   feed_base="/search", feed_query=urlencode(params))
