@@ -18,8 +18,9 @@ The decisions are the pure functions of ``tidings.dedup`` and
 active clusters, recent texts) and does the reading and writing through
 ``store.stories``. On first use the state is warmed from the articles of the
 last ``storyline_days`` days, so a restarted process carries on where the
-last one stopped. Several worker processes each keep their own state: a
-story can be split in two when two workers see its first articles at once.
+last one stopped. The state is per process: with PostgreSQL workers the
+post-store stages run in one leader process (``tidings.queue``), so there is
+one clusterer at a time.
 """
 
 from __future__ import annotations
