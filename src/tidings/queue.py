@@ -239,9 +239,10 @@ class JobQueue:
 
         lease = self.settings.job_lease_timeout
         while True:
-            conn = await psycopg.AsyncConnection.connect(libpq_url(self.settings.database_url),
-                                                         autocommit=True)
+            conn: psycopg.AsyncConnection[Any] | None = None
             try:
+                conn = await psycopg.AsyncConnection.connect(
+                    libpq_url(self.settings.database_url), autocommit=True)
                 cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (POST_STORE_LOCK,))
                 row = await cur.fetchone()
                 if row and row[0]:
@@ -267,7 +268,8 @@ class JobQueue:
             except psycopg.Error as e:
                 log.warning("post-store leadership lost: %s", e)
             finally:
-                await conn.close()
+                if conn is not None:
+                    await conn.close()
             if burst:
                 return False
             await asyncio.sleep(every)
