@@ -360,3 +360,26 @@ def test_page_furniture_lines(line: str) -> None:
 ])
 def test_body_lines_are_not_furniture(line: str) -> None:
     assert not is_boilerplate_line(line)
+
+
+def test_pipeline_learns_a_publishers_template(publisher_server, settings, store) -> None:
+    from tidings.fetch import Fetcher
+    from tidings.pipeline import Pipeline
+
+    feed = Feed(id=None, source_id=None, url=publisher_server.url("/courier/rss.xml"),
+                source_name="Valley Courier")
+    pipeline = Pipeline(settings, store)
+    urls = []
+    for n in range(1, 5):
+        page, _ = _site_page(n)
+        publisher_server.add(f"/courier/story-{n}.html", page)
+        urls.append(publisher_server.url(f"/courier/story-{n}.html"))
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Fetcher(settings) as fetcher:
+            return [await pipeline.fetch_article(fetcher, feed, u, Entry(link=u)) for u in urls]
+
+    articles = asyncio.run(go())
+    box = "Our morning briefing brings"
+    assert [box in a.text for a in articles] == [True, True, True, False]
+    assert all(a.extraction == "page" for a in articles)

@@ -32,7 +32,7 @@ from tidings.config import Settings
 from tidings.dedup import canonical_url, choose_canonical
 from tidings.enrich import Enricher, load_recogniser
 from tidings.errors import FetchError, HTTPStatusError, InvalidURL, ParseError, TidingsError
-from tidings.extract import extract, from_feed
+from tidings.extract import TemplateMemory, extract, from_feed
 from tidings.fetch import Fetcher, Response
 from tidings.model import Article, Entry, Extracted, Feed, ParsedFeed
 from tidings.parse import parse_feed
@@ -129,6 +129,7 @@ class Pipeline:
         self._rng = random.Random()
         self._robots: RobotsCache | None = None
         self._writes: _Writes | None = None  # poll_due batches feed health writes here
+        self.templates = TemplateMemory()  # each publisher's repeated paragraphs
 
     def schedule(self, feed: Feed, outcome: PollOutcome) -> Decision:
         """The next poll of ``feed`` after ``outcome`` (``schedule.decide``, with this run's clock)."""
@@ -317,7 +318,7 @@ class Pipeline:
                                            elapsed_ms=page.elapsed_ms, size=len(page.body))
                 extracted = await asyncio.to_thread(
                     extract, page.body, page.url, entry=entry, publisher=publisher,
-                    charset=page.charset)
+                    charset=page.charset, template=self.templates)
                 if not extracted.ok:
                     reason = f"extraction: {extracted.reason}"
         else:
