@@ -260,9 +260,8 @@ class Pipeline:
         return FeedResult(feed.id, feed.url, "error", error=message)
 
     # -- articles ----------------------------------------------------------------
-    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
-                     result: FeedResult) -> None:
-        """Fetch, extract and store the entries of ``parsed`` that are not stored yet."""
+    def new_entries(self, parsed: ParsedFeed) -> list[tuple[str, Entry]]:
+        """(link, entry) for each entry whose article is not stored yet, first link wins."""
         links: dict[str, Entry] = {}
         for entry in parsed.entries:
             link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http")
@@ -274,7 +273,12 @@ class Pipeline:
         known = self.store.articles.known_urls(links)
         rest = {u: canonical_url(u) for u in links if u not in known}
         known_canonical = self.store.articles.known_urls(rest.values()) if rest else set()
-        todo = [(u, links[u]) for u, c in rest.items() if c not in known_canonical]
+        return [(u, links[u]) for u, c in rest.items() if c not in known_canonical]
+
+    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
+                     result: FeedResult) -> None:
+        """Fetch, extract and store the entries of ``parsed`` that are not stored yet."""
+        todo = self.new_entries(parsed)
         limit = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
 
         async def one(url: str, entry: Entry) -> None:

@@ -158,16 +158,7 @@ class QueuedPipeline(Pipeline):
 
     async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
                      result: FeedResult) -> None:
-        links: dict[str, Entry] = {}
-        for entry in parsed.entries:
-            link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http")
-                                  else None)
-            if link and link not in links:
-                links[link] = entry
-        known = self.store.articles.known_urls([*links, *(canonical_url(u) for u in links)])
-        for url, entry in links.items():
-            if url in known or canonical_url(url) in known:
-                continue
+        for url, entry in self.new_entries(parsed):
             await self.queue.defer_article(feed, url, entry)
             result.new_articles += 1  # enqueued; stored by the article job
 
