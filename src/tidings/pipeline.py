@@ -357,8 +357,8 @@ class Pipeline:
     def after_store(self, article_id: int) -> None:
         """post-store stages: each newly stored article passes through these, in order.
 
-        Dedup, clustering and enrichment plug in here; each reads the stored
-        article and writes only the columns and tables it owns.
+        Enrichment first (clustering reads the topic it sets), then dedup and
+        clustering; each reads the stored article and writes only what it owns.
         """
         self.enrich(article_id)
         self.place_in_story(article_id)
