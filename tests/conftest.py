@@ -16,11 +16,13 @@ import os
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from tidings.config import Settings, load_settings
 from tidings.store import Store
@@ -213,4 +215,15 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-RunCli = Callable[..., "object"]
+@asynccontextmanager
+async def serve_aiohttp(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve an aiohttp application on a free port of ``host``; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

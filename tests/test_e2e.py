@@ -230,6 +230,10 @@ def test_reader_pages_show_articles_with_attribution(loaded) -> None:
         missing = client.get("/api/articles/999999")
         assert missing.status_code == 404 and missing.json()["error"]["status"] == 404
         assert client.get("/api/articles", params={"cursor": "!!"}).status_code == 400
+        sources = {s["name"]: s for s in client.get("/api/sources").json()["items"]}
+        bad = sources["Bad 500"]["feeds"][0]
+        assert bad["error_count"] == 1 and "HTTP 500" in bad["last_error"]
+        assert sources["The Daily Planet"]["feeds"][0]["last_success_at"]
     finally:
         st.close()
 

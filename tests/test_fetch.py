@@ -10,8 +10,7 @@ import asyncio
 import ipaddress
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -24,20 +23,9 @@ from tidings.errors import BlockedAddress, HTTPStatusError, InvalidURL, TidingsE
 from tidings.fetch import Fetcher, check_url, host_address, is_public_address
 from tidings.robots import RobotsCache, agent_token, parse_robots
 
+from .conftest import serve_aiohttp
+
 SETTINGS = Settings(allow_private_addresses=True, request_timeout=5.0, request_spacing=0.0)
-
-
-@asynccontextmanager
-async def serve(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -66,7 +54,7 @@ def test_conditional_get_and_304() -> None:
         return web.Response(body=b"<rss/>", headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
 
     async def go() -> None:
-        async with serve(app_with({"/feed": feed})) as base, Fetcher(SETTINGS) as f:
+        async with serve_aiohttp(app_with({"/feed": feed})) as base, Fetcher(SETTINGS) as f:
             first = await f.get(base + "/feed")
             assert first.status == 200 and first.body == b"<rss/>" and first.headers["etag"] == '"v1"'
             second = await f.get(base + "/feed", etag='"v1"', last_modified="Sun, 01 Mar 2026 00:00:00 GMT")
@@ -88,7 +76,7 @@ def test_permanent_redirect_reported_temporary_not() -> None:
         return web.Response(body=b"<rss/>")
 
     async def go() -> None:
-        async with serve(app_with({"/old": moved, "/temp": temp, "/new": new})) as base, \
+        async with serve_aiohttp(app_with({"/old": moved, "/temp": temp, "/new": new})) as base, \
                 Fetcher(SETTINGS) as f:
             r = await f.get(base + "/old")
             assert r.permanent_redirect == base + "/new" and r.redirects == ((301, base + "/new"),)
@@ -103,7 +91,7 @@ def test_429_carries_retry_after() -> None:
         return web.Response(status=429, headers={"Retry-After": "120"})
 
     async def go() -> None:
-        async with serve(app_with({"/f": busy})) as base, Fetcher(SETTINGS) as f:
+        async with serve_aiohttp(app_with({"/f": busy})) as base, Fetcher(SETTINGS) as f:
             with pytest.raises(HTTPStatusError) as info:
                 await f.get(base + "/f")
         assert info.value.status == 429 and info.value.retry_after == 120
@@ -121,7 +109,7 @@ def test_per_host_spacing() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve(app_with({"/p": page})) as base, \
+        async with serve_aiohttp(app_with({"/p": page})) as base, \
                 Fetcher(SETTINGS.replace(request_spacing=0.2)) as f:
             await asyncio.gather(*(f.get(base + "/p") for _ in range(4)))
 
@@ -144,7 +132,7 @@ def test_connections_per_host_limited() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve(app_with({"/s": slow})) as base, \
+        async with serve_aiohttp(app_with({"/s": slow})) as base, \
                 Fetcher(SETTINGS.replace(max_connections_per_host=2)) as f:
             await asyncio.gather(*(f.get(base + "/s") for _ in range(8)))
 
@@ -161,7 +149,7 @@ def test_robots_rules_cache_and_crawl_delay() -> None:
                                  "User-agent: *\nDisallow: /\n")
 
     async def go() -> None:
-        async with serve(app_with({"/robots.txt": robots})) as base, Fetcher(SETTINGS) as f:
+        async with serve_aiohttp(app_with({"/robots.txt": robots})) as base, Fetcher(SETTINGS) as f:
             cache = RobotsCache(f)
             results = await asyncio.gather(cache.check(base + "/news/1"), cache.check(base + "/private/x"))
             assert results[0].allowed and not results[1].allowed
@@ -178,7 +166,7 @@ def test_robots_unavailable(status: int, allowed: bool) -> None:
         return web.Response(status=status)
 
     async def go() -> bool:
-        async with serve(app_with({"/robots.txt": robots})) as base, Fetcher(SETTINGS) as f:
+        async with serve_aiohttp(app_with({"/robots.txt": robots})) as base, Fetcher(SETTINGS) as f:
             return (await RobotsCache(f).check(base + "/a")).allowed
 
     assert run(go()) is allowed

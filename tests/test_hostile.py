@@ -46,6 +46,8 @@ from tidings.fetch import Fetcher, GuardedResolver
 from tidings.model import ParsedFeed
 from tidings.parse import parse_feed
 
+from .conftest import serve_aiohttp
+
 DEADLINE = 1.5
 SETTINGS = Settings(allow_private_addresses=True, request_timeout=DEADLINE, connect_timeout=1.0,
                     request_spacing=0.0, max_body_bytes=2_000_000, max_redirects=5,
@@ -62,15 +64,8 @@ async def serve_app(routes: dict[str, Callable[[web.Request], Awaitable[web.Stre
     app = web.Application()
     for path, handler in routes.items():
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_aiohttp(app, host) as url:
+        yield url
 
 
 @asynccontextmanager

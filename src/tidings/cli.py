@@ -156,7 +156,6 @@ def load_specs(specs: list[Any], store: Store | None = None) -> int:
     from tidings.fetch import check_url
 
     s = settings()
-    added = 0
 
     def work(st: Store) -> int:
         n = 0
@@ -178,8 +177,7 @@ def load_specs(specs: list[Any], store: Store | None = None) -> int:
     if store is not None:
         return work(store)
     with open_store() as st:
-        added = work(st)
-    return added
+        return work(st)
 
 
 @sources_app.command("export")

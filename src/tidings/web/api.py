@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from tidings.model import Article, Story, attribution
+from tidings.model import Article, Feed, Source, Story, attribution
 from tidings.store.search import MAX_OFFSET, SearchFilters
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -90,18 +90,21 @@ def get_article(request: Request, article_id: int) -> dict[str, Any]:
     return article_json(article, request.app.state.settings.site_name, full=True)
 
 
+def publisher_json(source: Source, feeds: list[Feed]) -> dict[str, Any]:
+    """A publisher with its feeds' health, as /api/sources and /api/publishers give it."""
+    return {"id": source.id, "name": source.name, "home_url": source.home_url,
+            "country": source.country, "language": source.language,
+            "feeds": [{"url": f.url, "status": f.status, "last_success_at": f.last_success_at,
+                       "last_error": f.last_error, "error_count": f.error_count,
+                       "next_poll_at": f.next_poll_at} for f in feeds]}
+
+
 @router.get("/sources")
 def list_sources(request: Request) -> dict[str, Any]:
     store = request.app.state.store
     srcs = store.sources.list_sources()
     feeds = store.sources.feeds_for_sources([s.id for s in srcs])
-    return {"items": [{
-        "id": s.id, "name": s.name, "home_url": s.home_url, "country": s.country,
-        "language": s.language,
-        "feeds": [{"url": f.url, "status": f.status, "last_success_at": f.last_success_at,
-                   "last_error": f.last_error, "error_count": f.error_count,
-                   "next_poll_at": f.next_poll_at} for f in feeds[s.id]],
-    } for s in srcs]}
+    return {"items": [publisher_json(s, feeds[s.id]) for s in srcs]}
 
 
 @router.get("/publishers/{source_id}")
@@ -111,12 +114,7 @@ def get_publisher(request: Request, source_id: int) -> dict[str, Any]:
     source = store.sources.get_source(source_id)
     if source is None:
         raise HTTPException(404, f"no publisher {source_id}")
-    return {"id": source.id, "name": source.name, "home_url": source.home_url,
-            "country": source.country, "language": source.language,
-            "feeds": [{"url": f.url, "status": f.status, "last_success_at": f.last_success_at,
-                       "last_error": f.last_error, "error_count": f.error_count,
-                       "next_poll_at": f.next_poll_at}
-                      for f in store.sources.list_feeds(source_id)]}
+    return publisher_json(source, store.sources.list_feeds(source_id))
 
 
 @router.get("/publishers")
