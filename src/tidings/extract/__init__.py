@@ -42,7 +42,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 from trafilatura.settings import Extractor
-from trafilatura.utils import load_html
+from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER
 
 from tidings.extract.body import (
     Block,
@@ -86,20 +86,40 @@ READABILITY_CONTAINS = 0.9  # ... and hold this share of trafilatura's 4-word sh
 
 
 def _parse_html(page: bytes | str, declared: str | None = None) -> Any:
-    """The parsed tree of a page; ValueError when there is nothing to read."""
+    """The parsed tree of a page; ValueError when there is nothing to read.
+
+    Written here rather than calling trafilatura's ``load_html`` on the text
+    because its repair step (a regular expression over the whole page for
+    characters XML forbids) costs half as much as the parse itself: deleting
+    those control characters from the UTF-8 bytes (``bytes.translate``) is
+    three times cheaper. The rest is ``load_html``'s: the same lxml parser
+    settings, its DOCTYPE and ``<html/>`` repairs, and its rejection of
+    text that is not HTML.
+    """
     text = page if isinstance(page, str) else decode_html(page, declared)
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         raise ValueError("empty page")
+    beginning = text[:50].lower()
+    if "doctype" in beginning:  # libxml2 misreads some DOCTYPEs (lxml bug 1955915)
+        first, newline, rest = text.partition("\n")
+        text = DOCTYPE_TAG.sub("", first, count=1) + newline + rest
+    if any("<html" in line and line.endswith("/>") for line in text[:4096].splitlines()[:4]):
+        text = FAULTY_HTML.sub(r"\1>", text, count=1)  # a self-closing <html/>
+    data = text.encode("utf-8", "surrogatepass").translate(None, _CONTROL_BYTES)
+    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:  # U+FFFE, U+FFFF
+        data = data.replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")
     try:
-        tree = load_html(text)
+        tree = lxml.html.fromstring(data, parser=HTML_PARSER)
     except (etree.ParserError, ValueError, TypeError) as e:
         raise ValueError(f"unreadable HTML: {e}") from e
-    if tree is None:
+    if tree is None or ("html" not in beginning and len(tree) < 2):
         raise ValueError("unreadable HTML")
     return tree
 
 
+# the characters XML 1.0 forbids below U+0020, which libxml2 would keep in the tree
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
