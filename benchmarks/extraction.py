@@ -55,8 +55,7 @@ def load_bench(shared: Path) -> tuple[list[str], dict[str, str], dict[str, str]]
     bench = shared / "bench" / "extraction"
     gold = json.loads((bench / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(gold)
-    pages = {i: gzip.decompress((bench / "html" / f"{i}.html.gz").read_bytes()).decode("utf-8")
-             for i in ids}
+    pages = {i: gzip.decompress((bench / "html" / f"{i}.html.gz").read_bytes()).decode("utf-8") for i in ids}
     return ids, pages, {i: gold[i].get("url") or "" for i in ids}
 
 
@@ -68,8 +67,9 @@ def tidings_extract(page: str, url: str) -> str:
     return extract(page, url).text
 
 
-def run(fn: Callable[[str, str], str], ids: list[str], pages: dict[str, str],
-        urls: dict[str, str]) -> tuple[dict[str, str], float]:
+def run(
+    fn: Callable[[str, str], str], ids: list[str], pages: dict[str, str], urls: dict[str, str]
+) -> tuple[dict[str, str], float]:
     """Outputs, and the CPU seconds this process spent making them (steadier than wall time
     on a shared machine; the extractors are single-threaded, so it is one core's time)."""
     out: dict[str, str] = {}
@@ -79,13 +79,13 @@ def run(fn: Callable[[str, str], str], ids: list[str], pages: dict[str, str],
     return out, time.process_time() - start
 
 
-def score(shared: Path, predictions: dict[str, str], workdir: Path, name: str,
-          per_doc: bool = False) -> dict[str, float]:
+def score(
+    shared: Path, predictions: dict[str, str], workdir: Path, name: str, per_doc: bool = False
+) -> dict[str, float]:
     """Run the benchmark's score.py on the predictions; return f1, precision, recall."""
     path = workdir / f"{name}.json"
     path.write_text(json.dumps(predictions, ensure_ascii=False), encoding="utf-8")
-    args = [sys.executable, str(shared / "bench" / "extraction" / "score.py"), str(path),
-            "--bootstrap", "0"]
+    args = [sys.executable, str(shared / "bench" / "extraction" / "score.py"), str(path), "--bootstrap", "0"]
     if per_doc:
         args.append("--per-doc")
     proc = subprocess.run(args, capture_output=True, text=True, check=True)
@@ -107,8 +107,10 @@ def body_benchmark(shared: Path, per_doc: bool = False, repeat: int = 3) -> None
         ("trafilatura favor_precision, no comments (baseline)", trafilatura_best),
         ("tidings.extract", tidings_extract),
     ]
-    print(f"article bodies: {len(ids)} pages of shared/bench/extraction, one core; docs/s = pages "
-          f"per CPU second, fastest of {repeat} interleaved rounds")
+    print(
+        f"article bodies: {len(ids)} pages of shared/bench/extraction, one core; docs/s = pages "
+        f"per CPU second, fastest of {repeat} interleaved rounds"
+    )
     print(f"{'extractor':<52} {'F1':>6} {'prec':>6} {'recall':>6} {'docs/s':>7}")
     for _name, fn in contenders:  # warm up: imports, language models, caches
         run(fn, ids[:3], pages, urls)
@@ -124,11 +126,12 @@ def body_benchmark(shared: Path, per_doc: bool = False, repeat: int = 3) -> None
             s = score(shared, preds[name], Path(tmp), re.sub(r"\W+", "_", name), per_doc)
             speed = len(ids) / best[name]
             results[name] = (s, speed)
-            print(f"{name:<52} {s['f1']:>6.4f} {s['precision']:>6.4f} {s['recall']:>6.4f} "
-                  f"{speed:>7.1f}")
+            print(f"{name:<52} {s['f1']:>6.4f} {s['precision']:>6.4f} {s['recall']:>6.4f} {speed:>7.1f}")
     (base, base_speed), (ours, our_speed) = results.values()
-    print(f"tidings - baseline: F1 {ours['f1'] - base['f1']:+.4f}, "
-          f"speed x{our_speed / base_speed:.2f} (target: F1 >= 0.975, speed >= x1.00)")
+    print(
+        f"tidings - baseline: F1 {ours['f1'] - base['f1']:+.4f}, "
+        f"speed x{our_speed / base_speed:.2f} (target: F1 >= 0.975, speed >= x1.00)"
+    )
 
 
 def _same_minute(a: datetime | None, b: datetime | None) -> bool:

@@ -35,11 +35,18 @@ def test_extraction_quality_gate(tmp_path: Path) -> None:
         predictions[item_id] = extract(page, item.get("url") or "").text
     out = tmp_path / "predictions.json"
     out.write_text(json.dumps(predictions, ensure_ascii=False), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(bench / "score.py"), str(out), "--bootstrap", "0"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(bench / "score.py"), str(out), "--bootstrap", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    got = {key: float(m.group(1)) for key in ("f1", "precision", "recall")
-           if (m := re.search(rf"^{key}\s+([\d.]+)", proc.stdout, re.M))}
+    got = {
+        key: float(m.group(1))
+        for key in ("f1", "precision", "recall")
+        if (m := re.search(rf"^{key}\s+([\d.]+)", proc.stdout, re.M))
+    }
     floors = json.loads(GATE.read_text(encoding="utf-8"))["floors"]
     assert set(got) == set(floors), proc.stdout
     below = {k: (got[k], floors[k]) for k in floors if got[k] < floors[k]}

@@ -30,7 +30,6 @@ come back with ``ok=False`` and a ``reason``; the pipeline then uses
 ``from_feed``. Nothing here raises for a bad page.
 """
 
-
 from __future__ import annotations
 
 import html as htmllib
@@ -72,10 +71,23 @@ from tidings.extract.text import text_key as _key
 from tidings.model import Entry, Extracted
 
 __all__ = [
-    "Block", "PageMeta", "TemplateMemory", "clean_author", "clean_blocks", "clean_title",
-    "decode_html", "detect_language", "extract", "from_feed", "html_to_text",
-    "is_boilerplate_line", "normalise_inline", "normalise_text", "paragraph_key",
-    "parse_datetime", "sanitize_html",
+    "Block",
+    "PageMeta",
+    "TemplateMemory",
+    "clean_author",
+    "clean_blocks",
+    "clean_title",
+    "decode_html",
+    "detect_language",
+    "extract",
+    "from_feed",
+    "html_to_text",
+    "is_boilerplate_line",
+    "normalise_inline",
+    "normalise_text",
+    "paragraph_key",
+    "parse_datetime",
+    "sanitize_html",
 ]
 
 MIN_BODY_CHARS = 150
@@ -152,36 +164,42 @@ def _body_blocks(tree: Any, url: str, evidence: str = "") -> list[Block]:
     trafilatura opinions found only part of the same article, and
     readability's is taken.
     """
-    common = {"fast": True, "comments": False, "tables": True, "url": url or None,
-              "output_format": "python"}
+    common = {"fast": True, "comments": False, "tables": True, "url": url or None, "output_format": "python"}
     precise = trafilatura.bare_extraction(tree, options=Extractor(precision=True, **common))
     have = _words(precise.text) if precise is not None and precise.body is not None else 0
     lead = " ".join(_key(evidence).split()[:8]) if _words(evidence) >= 8 else ""
     missing_lead = bool(lead) and lead not in _key(precise.text if precise is not None else "")
     paragraph_words = _paragraph_words(tree)
-    if (have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * paragraph_words
-            and not missing_lead):
+    if have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * paragraph_words and not missing_lead:
         return _blocks(precise.body)
     chosen = precise if precise is not None and precise.body is not None else None
     recall = trafilatura.bare_extraction(tree, options=Extractor(recall=True, **common))
-    if recall is not None and recall.body is not None and (
-            chosen is None or (missing_lead and lead in _key(recall.text or ""))
-            or have < RECALL_SWITCH * _words(recall.text)):
+    if (
+        recall is not None
+        and recall.body is not None
+        and (
+            chosen is None
+            or (missing_lead and lead in _key(recall.text or ""))
+            or have < RECALL_SWITCH * _words(recall.text)
+        )
+    ):
         chosen = recall
     chosen_text = chosen.text or "" if chosen is not None else ""
     if paragraph_words and paragraph_words < READABILITY_SWITCH * _words(chosen_text):
         return _blocks(chosen.body) if chosen is not None else []  # no room for twice the text
     second = _readability_blocks(deepcopy(tree))
     second_text = " ".join(b.text for b in second)
-    if (_words(second_text) >= READABILITY_SWITCH * max(_words(chosen_text), 1)
-            and _contained(chosen_text, second_text) >= READABILITY_CONTAINS):
+    if (
+        _words(second_text) >= READABILITY_SWITCH * max(_words(chosen_text), 1)
+        and _contained(chosen_text, second_text) >= READABILITY_CONTAINS
+    ):
         return second
     return _blocks(chosen.body) if chosen is not None else []
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
     tokens = re.findall(r"\w+", text)
-    return {tuple(tokens[i:i + 4]) for i in range(max(len(tokens) - 3, 1))} if tokens else set()
+    return {tuple(tokens[i : i + 4]) for i in range(max(len(tokens) - 3, 1))} if tokens else set()
 
 
 def _contained(part: str, whole: str) -> float:
@@ -190,8 +208,17 @@ def _contained(part: str, whole: str) -> float:
     return len(mine & _shingles(whole)) / len(mine) if mine else 0.0
 
 
-_READABILITY_BLOCKS = {"p": "p", "li": "li", "h1": "h2", "h2": "h2", "h3": "h3", "h4": "h3",
-                       "blockquote": "quote", "pre": "p", "dd": "p"}
+_READABILITY_BLOCKS = {
+    "p": "p",
+    "li": "li",
+    "h1": "h2",
+    "h2": "h2",
+    "h3": "h3",
+    "h4": "h3",
+    "blockquote": "quote",
+    "pre": "p",
+    "dd": "p",
+}
 
 
 def _readability_blocks(tree: Any) -> list[Block]:
@@ -219,9 +246,15 @@ def _paragraph_words(tree: Any) -> int:
     return sum(_words(el.text_content()) for el in tree.iter("p"))
 
 
-def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
-            publisher: str | None = None, charset: str | None = None,
-            template: TemplateMemory | None = None) -> Extracted:
+def extract(
+    page: bytes | str,
+    url: str,
+    *,
+    entry: Entry | None = None,
+    publisher: str | None = None,
+    charset: str | None = None,
+    template: TemplateMemory | None = None,
+) -> Extracted:
     """Extract one article page. Never raises for bad pages: ``ok`` and ``reason`` say.
 
     ``entry`` (the feed item) lends its title, date and image where the page
@@ -249,9 +282,17 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
     text, body_html = _render(_with_markup(blocks, tree, url))
     author = clean_author(meta.authors(), names)
     published = meta.published()
-    if entry is not None and entry.published_at is not None and (
-        published is None or (published.hour == 0 and published.minute == 0
-                              and published.date() == entry.published_at.date())
+    if (
+        entry is not None
+        and entry.published_at is not None
+        and (
+            published is None
+            or (
+                published.hour == 0
+                and published.minute == 0
+                and published.date() == entry.published_at.date()
+            )
+        )
     ):
         published = entry.published_at
     image = meta.image() or (entry.image if entry else None)
@@ -259,14 +300,25 @@ def extract(page: bytes | str, url: str, *, entry: Entry | None = None,
     lang_hint = meta.html_lang or (entry.language if entry else None)
     ok = len(text) >= MIN_BODY_CHARS
     return Extracted(
-        title=title, text=text, html=body_html, author=author,
-        published_at=published, updated_at=meta.modified(),
+        title=title,
+        text=text,
+        html=body_html,
+        author=author,
+        published_at=published,
+        updated_at=meta.modified(),
         language=detect_language(text or title or "", lang_hint),
-        image=image, site_name=site, canonical_url=canonical,
+        image=image,
+        site_name=site,
+        canonical_url=canonical,
         description=meta.meta.get("og:description") or meta.meta.get("description"),
-        ok=ok, reason=None if ok else (
-            "no article body found on the page" if not text
-            else f"no article body found on the page (only {len(text)} characters of text)"),
+        ok=ok,
+        reason=None
+        if ok
+        else (
+            "no article body found on the page"
+            if not text
+            else f"no article body found on the page (only {len(text)} characters of text)"
+        ),
     )
 
 
@@ -284,8 +336,14 @@ def from_feed(entry: Entry, publisher: str | None = None) -> Extracted:
     blocks = clean_blocks(blocks, title, [publisher])
     text, body_html = _render(blocks)
     return Extracted(
-        title=title, text=text, html=body_html, author=entry.author,
-        published_at=entry.published_at, updated_at=entry.updated_at,
-        language=detect_language(text or title or "", entry.language), image=entry.image,
-        ok=bool(text), reason=None if text else "the feed entry has no text",
+        title=title,
+        text=text,
+        html=body_html,
+        author=entry.author,
+        published_at=entry.published_at,
+        updated_at=entry.updated_at,
+        language=detect_language(text or title or "", entry.language),
+        image=entry.image,
+        ok=bool(text),
+        reason=None if text else "the feed entry has no text",
     )

@@ -80,8 +80,7 @@ def _inline_html(el: Any) -> str:
 
 
 def _text_of(el: Any) -> str:
-    return normalise_inline(" ".join(t for t in el.itertext()) if el.tag == "lb"
-                            else "".join(el.itertext()))
+    return normalise_inline(" ".join(t for t in el.itertext()) if el.tag == "lb" else "".join(el.itertext()))
 
 
 class Block:
@@ -137,8 +136,9 @@ def _block(el: Any, tag: str, out: list[Block]) -> None:
         else:
             text = _text_of(el)
             if text:
-                out.append(Block("quote", text,
-                                 f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>"))
+                out.append(
+                    Block("quote", text, f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>")
+                )
     elif tag == "table":
         for row in el.iter("row"):
             cells = [_text_of(c) for c in row.iter("cell")]
@@ -154,14 +154,17 @@ def _block(el: Any, tag: str, out: list[Block]) -> None:
 
 
 _COPYRIGHT = re.compile(r"^(copyright\s*(©|\(c\)|\d{4})|©|\(c\)\s|all rights reserved)", re.I)
-_WRITE_TO = re.compile(r"^(write|contact|email|e-mail)\s+(to\s+)?[\w .'’-]{2,60}\s+(at|@)\s+\S+@\S+$",
-                       re.I)
+_WRITE_TO = re.compile(r"^(write|contact|email|e-mail)\s+(to\s+)?[\w .'’-]{2,60}\s+(at|@)\s+\S+@\S+$", re.I)
 _BARE_LINK = re.compile(r"^(https?://|www\.)\S+$|^\S+@\S+\.\w+$", re.I)
-_DATE_WORDS = frozenset(re.findall(r"\w+",
-    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july "
-    "august september october november december monday tuesday wednesday thursday friday saturday "
-    "sunday am pm a m p m at on updated published posted last first edt est et gmt utc ist bst "
-    "cet pst pdt hrs th st nd rd"))
+_DATE_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july "
+        "august september october november december monday tuesday wednesday thursday friday saturday "
+        "sunday am pm a m p m at on updated published posted last first edt est et gmt utc ist bst "
+        "cet pst pdt hrs th st nd rd",
+    )
+)
 LONG_REPEAT = 200  # a repeated paragraph at least this long is a duplicate, wherever it is
 
 
@@ -176,18 +179,26 @@ def _is_dateline(text: str) -> bool:
 
 def is_boilerplate_line(text: str) -> bool:
     """A paragraph that is page furniture in any article: promotion, copyright, a dateline."""
-    return bool(_PROMO.match(text) or (len(text) < 300 and _COPYRIGHT.match(text))
-                or _WRITE_TO.match(text) or _BARE_LINK.match(text) or _is_dateline(text)
-                or (len(text) < 250 and _CALL_TO_ACTION.search(text)))
+    return bool(
+        _PROMO.match(text)
+        or (len(text) < 300 and _COPYRIGHT.match(text))
+        or _WRITE_TO.match(text)
+        or _BARE_LINK.match(text)
+        or _is_dateline(text)
+        or (len(text) < 250 and _CALL_TO_ACTION.search(text))
+    )
 
 
 # a short paragraph asking the reader to click or subscribe is an advertisement
 _CALL_TO_ACTION = re.compile(r"\bclick\s+here\b|\bsubscribe\s+(now|today)\b", re.I)
 
 
-def clean_blocks(blocks: list[Block], title: str | None,
-                 publisher_names: Iterable[str | None] = (),
-                 headlines: Iterable[str] = ()) -> list[Block]:
+def clean_blocks(
+    blocks: list[Block],
+    title: str | None,
+    publisher_names: Iterable[str | None] = (),
+    headlines: Iterable[str] = (),
+) -> list[Block]:
     """Drop a repeated headline, page furniture, bylines and duplicate paragraphs.
 
     A paragraph repeated right after itself, or a long one (``LONG_REPEAT``)
@@ -237,10 +248,33 @@ def _trim_link_lists(blocks: list[Block]) -> list[Block]:
 
 
 _MARKUP_SOURCES = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "pre")
-_INLINE_RENAME = {"b": "strong", "strong": "strong", "i": "em", "em": "em", "u": "u",
-                  "code": "code", "a": "a", "br": "br"}
-_DROP = {"script", "style", "noscript", "button", "svg", "iframe", "form", "input", "select",
-         "textarea", "img", "picture", "video", "audio", "figure"}
+_INLINE_RENAME = {
+    "b": "strong",
+    "strong": "strong",
+    "i": "em",
+    "em": "em",
+    "u": "u",
+    "code": "code",
+    "a": "a",
+    "br": "br",
+}
+_DROP = {
+    "script",
+    "style",
+    "noscript",
+    "button",
+    "svg",
+    "iframe",
+    "form",
+    "input",
+    "select",
+    "textarea",
+    "img",
+    "picture",
+    "video",
+    "audio",
+    "figure",
+}
 
 
 def _source_inline_html(el: Any, url: str) -> str:
@@ -320,6 +354,7 @@ def render(blocks: list[Block]) -> tuple[str, str]:
 
 # -- publisher templates -----------------------------------------------------
 
+
 class TemplateMemory:
     """What a publisher's pages share: paragraphs repeated across a site's pages are its template.
 
@@ -392,5 +427,3 @@ class TemplateMemory:
 def paragraph_key(text: str) -> str:
     """A paragraph's identity for comparisons: case, punctuation and spacing aside."""
     return _key(text)
-
-

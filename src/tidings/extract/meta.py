@@ -57,10 +57,30 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 # zone abbreviations news pages print beside times (dateutil knows only UTC/GMT and the local one)
-_ZONES = {"IST": 19800, "PKT": 18000, "BST": 3600, "CET": 3600, "CEST": 7200, "EST": -18000,
-          "EDT": -14400, "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600,
-          "PST": -28800, "PDT": -25200, "JST": 32400, "KST": 32400, "HKT": 28800, "SGT": 28800,
-          "AEST": 36000, "AEDT": 39600, "NZST": 43200, "NZDT": 46800, "WIB": 25200}
+_ZONES = {
+    "IST": 19800,
+    "PKT": 18000,
+    "BST": 3600,
+    "CET": 3600,
+    "CEST": 7200,
+    "EST": -18000,
+    "EDT": -14400,
+    "CST": -21600,
+    "CDT": -18000,
+    "MST": -25200,
+    "MDT": -21600,
+    "PST": -28800,
+    "PDT": -25200,
+    "JST": 32400,
+    "KST": 32400,
+    "HKT": 28800,
+    "SGT": 28800,
+    "AEST": 36000,
+    "AEDT": 39600,
+    "NZST": 43200,
+    "NZDT": 46800,
+    "WIB": 25200,
+}
 
 
 def _free_form_datetime(text: str) -> datetime | None:
@@ -100,9 +120,18 @@ def _json_ld_objects(tree: Any) -> list[dict[str, Any]]:
     return found
 
 
-_ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting",
-                  "analysisnewsarticle", "opinionnewsarticle", "webpage", "liveblogposting",
-                  "backgroundnewsarticle", "report"}
+_ARTICLE_TYPES = {
+    "newsarticle",
+    "article",
+    "reportagenewsarticle",
+    "blogposting",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "webpage",
+    "liveblogposting",
+    "backgroundnewsarticle",
+    "report",
+}
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
@@ -173,8 +202,16 @@ class PageMeta:
         ``og:title``, ``twitter:title``, ``<title>``, and only then the ``<h1>``.
         """
         ld = self.ld_value("headline", "name")
-        others = [c for c in (ld if isinstance(ld, str) else None, self.meta.get("og:title"),
-                              self.meta.get("twitter:title"), self.title_tag) if c]
+        others = [
+            c
+            for c in (
+                ld if isinstance(ld, str) else None,
+                self.meta.get("og:title"),
+                self.meta.get("twitter:title"),
+                self.title_tag,
+            )
+            if c
+        ]
         if self.h1 and _backed(self.h1, others):
             return [self.h1, *others]
         return [*others, *([self.h1] if self.h1 else [])]
@@ -185,21 +222,32 @@ class PageMeta:
         return self.meta.get("og:site_name") or (names[0] if names else None)
 
     def published(self) -> datetime | None:
-        for value in (self.ld_value("datePublished", "dateCreated"),
-                      self.meta.get("article:published_time"), self.meta.get("datepublished"),
-                      self.meta.get("pubdate"), self.meta.get("publishdate"),
-                      self.meta.get("date"), self.meta.get("dc.date.issued"),
-                      self.meta.get("og:published_time"), self.meta.get("article:published"),
-                      self.meta.get("og:article:published_time"), self.meta.get("og:pubdate"),
-                      *(self.times[:1])):
+        for value in (
+            self.ld_value("datePublished", "dateCreated"),
+            self.meta.get("article:published_time"),
+            self.meta.get("datepublished"),
+            self.meta.get("pubdate"),
+            self.meta.get("publishdate"),
+            self.meta.get("date"),
+            self.meta.get("dc.date.issued"),
+            self.meta.get("og:published_time"),
+            self.meta.get("article:published"),
+            self.meta.get("og:article:published_time"),
+            self.meta.get("og:pubdate"),
+            *(self.times[:1]),
+        ):
             dt = parse_datetime(value)
             if dt:
                 return dt
         return None
 
     def modified(self) -> datetime | None:
-        for value in (self.ld_value("dateModified"), self.meta.get("article:modified_time"),
-                      self.meta.get("og:updated_time"), self.meta.get("datemodified")):
+        for value in (
+            self.ld_value("dateModified"),
+            self.meta.get("article:modified_time"),
+            self.meta.get("og:updated_time"),
+            self.meta.get("datemodified"),
+        ):
             dt = parse_datetime(value)
             if dt:
                 return dt
@@ -252,17 +300,23 @@ def clean_author(names: Iterable[str], publisher_names: Iterable[str | None]) ->
     out: list[str] = []
     for raw in names:
         for name in re.split(r"\s*(?:,|\band\b|&|\|)\s*", raw):
-            name = normalise_inline(re.sub(r"^(by|written by|reported by)\s+", "", name,
-                                           flags=re.I))
+            name = normalise_inline(re.sub(r"^(by|written by|reported by)\s+", "", name, flags=re.I))
             k = _key(name)
-            if (not k or k in banned or any(b and b in k for b in banned)
-                    or name.startswith("http") or len(name) > 80 or k in {_key(o) for o in out}):
+            if (
+                not k
+                or k in banned
+                or any(b and b in k for b in banned)
+                or name.startswith("http")
+                or len(name) > 80
+                or k in {_key(o) for o in out}
+            ):
                 continue
             out.append(name)
     return ", ".join(out) or None
 
 
 # -- language ----------------------------------------------------------------
+
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """ISO 639-1 code from the text (py3langid); the hint is used when text is too short."""
@@ -273,5 +327,3 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
 
     lang, _score = py3langid.classify(sample)
     return str(lang)
-
-

@@ -10,8 +10,28 @@ import lxml.html
 import nh3
 from lxml import etree
 
-ALLOWED_TAGS = {"p", "h2", "h3", "h4", "ul", "ol", "li", "blockquote", "strong", "em", "u",
-                "a", "br", "code", "table", "tr", "td", "th", "tbody", "thead"}
+ALLOWED_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "strong",
+    "em",
+    "u",
+    "a",
+    "br",
+    "code",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "tbody",
+    "thead",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
@@ -21,6 +41,7 @@ _ZERO_WIDTH = re.compile(r"[\u200b\u200e\u200f\ufeff]")
 
 
 # -- text normalisation ------------------------------------------------------
+
 
 def normalise_inline(text: str) -> str:
     """One paragraph: NFC, one space between words, no stray space before punctuation."""
@@ -46,8 +67,13 @@ def text_key(text: str) -> str:
 
 def sanitize_html(markup: str) -> str:
     """nh3 with the small tag set tidings renders; only http(s) and mailto links."""
-    return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        markup,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 def html_to_text(markup: str | None) -> str:
@@ -75,10 +101,9 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 def decode_html(body: bytes, declared: str | None = None) -> str:
     """Bytes -> text: BOM, then the HTTP charset, then ``<meta charset>``, then UTF-8,
     then charset_normalizer's guess. Undecodable bytes become U+FFFD, never an error."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
-                       (b"\xfe\xff", "utf-16-be")):
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
         if body.startswith(bom):
-            return body[len(bom):].decode(codec, errors="replace")
+            return body[len(bom) :].decode(codec, errors="replace")
     candidates = [declared]
     m = _META_CHARSET.search(body[:8192])
     if m:
@@ -103,5 +128,3 @@ def decode_html(body: bytes, declared: str | None = None) -> str:
     if best is not None:
         return body.decode(best.encoding, errors="replace")
     return body.decode("utf-8", errors="replace")
-
-
