@@ -22,6 +22,7 @@ from tidings.extract import (
     clean_author,
     clean_title,
     decode_html,
+    detect_language,
     extract,
     from_feed,
     html_to_text,
@@ -48,6 +49,7 @@ def paragraphs(e: Extracted) -> list[str]:
 
 # -- expected output beside each fixture --------------------------------------
 
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_fixture_matches_expected_output(name: str) -> None:
     expected = json.loads((DATA / f"{name}.expected.json").read_text(encoding="utf-8"))
@@ -60,12 +62,14 @@ def test_fixture_matches_expected_output(name: str) -> None:
 
 # -- body ---------------------------------------------------------------------
 
+
 def test_first_sentence_keeps_words_inside_links_bold_and_italic() -> None:
     e = run("inline-links")
     assert paragraphs(e)[0] == (
         "The mayors of three harbour towns agreed on a joint flood plan on Tuesday, pooling their "
         "defence budgets for the first time and promising a single warning system by the end of "
-        "the year.")
+        "the year."
+    )
     first = e.html.split("</p>")[0]
     assert '<a href="https://fixture.example/news/mayors-meeting"' in first
     assert ">agreed on a joint flood plan</a>" in first
@@ -82,8 +86,14 @@ def test_headline_is_not_repeated_as_first_body_line() -> None:
 
 def test_promotional_paragraphs_mid_article_are_removed() -> None:
     text = run("inline-links").text
-    for junk in ("ALSO READ", "Follow us on Google News", "Tags:", "Share on Twitter",
-                 "Related stories", "All rights reserved"):
+    for junk in (
+        "ALSO READ",
+        "Follow us on Google News",
+        "Tags:",
+        "Share on Twitter",
+        "Related stories",
+        "All rights reserved",
+    ):
         assert junk not in text
     # the paragraphs around the "ALSO READ" line are intact and in order
     ps = paragraphs(run("inline-links"))
@@ -151,21 +161,42 @@ def test_metadata_of_a_full_page() -> None:
     assert e.language == "en"
 
 
+def test_declared_english_is_checked_against_the_text() -> None:
+    english = (
+        "The council said on Monday that the new bus routes would start next month, "
+        "and that fares will stay the same for students."
+    )
+    german = (
+        "Der Stadtrat hat am Montag beschlossen, dass die neuen Buslinien im nächsten Monat "
+        "starten und die Preise für Schüler gleich bleiben."
+    )
+    hindi = "नगर निगम ने सोमवार से शहर में बीस नई बसें शुरू कीं और कहा कि किराया छात्रों के लिए पहले जैसा रहेगा।"
+    assert detect_language(english, "en-GB") == "en"
+    assert detect_language(english, None) == "en"
+    assert detect_language(german, "en") == "de"  # a site template's lang="en" on a German page
+    assert detect_language(hindi, "en") == "hi"
+    assert detect_language("Short.", "en-IN") == "en"  # too short to read: the declaration
+
+
 # -- the pipeline falls back to the feed's text --------------------------------
 
-def test_pipeline_falls_back_to_feed_text_when_page_has_no_body(publisher_server, settings,
-                                                                store) -> None:
+
+def test_pipeline_falls_back_to_feed_text_when_page_has_no_body(publisher_server, settings, store) -> None:
     from tidings.fetch import Fetcher
     from tidings.pipeline import Pipeline
 
     publisher_server.add("/courier/live.html", (DATA / "no-body.html").read_bytes())
     url = publisher_server.url("/courier/live.html")
-    entry = Entry(link=url, title="Council meeting, as it happened",
-                  summary="<p>The council approved the new library hours by seven votes to two "
-                          "after a short debate on Wednesday evening.</p>",
-                  published_at=datetime(2024, 6, 12, 19, 0, tzinfo=UTC))
-    feed = Feed(id=None, source_id=None, url=publisher_server.url("/courier/rss.xml"),
-                source_name="Valley Courier")
+    entry = Entry(
+        link=url,
+        title="Council meeting, as it happened",
+        summary="<p>The council approved the new library hours by seven votes to two "
+        "after a short debate on Wednesday evening.</p>",
+        published_at=datetime(2024, 6, 12, 19, 0, tzinfo=UTC),
+    )
+    feed = Feed(
+        id=None, source_id=None, url=publisher_server.url("/courier/rss.xml"), source_name="Valley Courier"
+    )
 
     async def go():  # type: ignore[no-untyped-def]
         async with Fetcher(settings) as fetcher:
@@ -175,11 +206,14 @@ def test_pipeline_falls_back_to_feed_text_when_page_has_no_body(publisher_server
     assert article is not None
     assert article.extraction == "feed"
     assert article.extraction_reason is not None and "no article body" in article.extraction_reason
-    assert article.text == ("The council approved the new library hours by seven votes to two "
-                            "after a short debate on Wednesday evening.")
+    assert article.text == (
+        "The council approved the new library hours by seven votes to two "
+        "after a short debate on Wednesday evening."
+    )
 
 
 # -- feed evidence and fallbacks ------------------------------------------------
+
 
 def test_headline_falls_back_to_feed_title_when_page_has_none() -> None:
     page = "<html><body><p>" + "Some words here. " * 20 + "</p></body></html>"
@@ -188,9 +222,12 @@ def test_headline_falls_back_to_feed_title_when_page_has_none() -> None:
 
 
 def test_from_feed_uses_content_then_summary() -> None:
-    entry = Entry(link="https://x.example/a", title="A title | Valley Courier",
-                  summary="<p>Short summary.</p>",
-                  content="<p>First paragraph of the content.</p><p>ALSO READ: other</p><p>Second.</p>")
+    entry = Entry(
+        link="https://x.example/a",
+        title="A title | Valley Courier",
+        summary="<p>Short summary.</p>",
+        content="<p>First paragraph of the content.</p><p>ALSO READ: other</p><p>Second.</p>",
+    )
     e = from_feed(entry, "Valley Courier")
     assert e.title == "A title"
     assert e.text == "First paragraph of the content.\n\nSecond."
@@ -200,23 +237,34 @@ def test_from_feed_uses_content_then_summary() -> None:
 
 
 def test_hostile_input_never_raises() -> None:
-    for page in (b"", b"\x00\xff\xfe garbage", "<html>", "<?xml version='1.0'?><rss/>",
-                 "<html><body>" + "<div>" * 3000 + "deep" + "</div>" * 3000 + "</body></html>"):
+    for page in (
+        b"",
+        b"\x00\xff\xfe garbage",
+        "<html>",
+        "<?xml version='1.0'?><rss/>",
+        "<html><body>" + "<div>" * 3000 + "deep" + "</div>" * 3000 + "</body></html>",
+    ):
         e = extract(page, "https://x.example/a")
         assert isinstance(e, Extracted) and not e.ok and e.reason
 
 
 # -- publisher templates ----------------------------------------------------------
 
+
 def _site_page(n: int, host: str = "courier.example") -> tuple[str, str]:
     body = "".join(
         f"<p>Story {n} paragraph {k}: the council discussed item {k * n} of the agenda at length, "
         f"and members asked for a report on its cost before the next meeting in the town hall.</p>"
-        for k in range(1, 5))
-    box = ("<p>Our morning briefing brings the valley's news to your inbox before breakfast, "
-           "every weekday, free of charge for all our readers.</p>")
-    page = (f"<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
-            f"{body[: len(body) // 2]}{box}{body[len(body) // 2:]}</article></body></html>")
+        for k in range(1, 5)
+    )
+    box = (
+        "<p>Our morning briefing brings the valley's news to your inbox before breakfast, "
+        "every weekday, free of charge for all our readers.</p>"
+    )
+    page = (
+        f"<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
+        f"{body[: len(body) // 2]}{box}{body[len(body) // 2 :]}</article></body></html>"
+    )
     return page, f"https://{host}/news/story-{n}"
 
 
@@ -246,16 +294,23 @@ def test_template_memory_counts_a_page_once() -> None:
 
 # -- metadata helpers -----------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "want"), [
-    ("2024-03-05T09:30:00+05:30", datetime(2024, 3, 5, 4, 0, tzinfo=UTC)),
-    ("2024-03-05T09:30:00Z", datetime(2024, 3, 5, 9, 30, tzinfo=UTC)),
-    ("2019-11-19T21:57:01+0000", datetime(2019, 11, 19, 21, 57, 1, tzinfo=UTC)),
-    ("2024-03-05 09:30:00", datetime(2024, 3, 5, 9, 30, tzinfo=UTC)),
-    ("Tue, 19 Nov 2019 07:09:00 GMT", datetime(2019, 11, 19, 7, 9, tzinfo=UTC)),
-    ("01:38:07 PM IST Nov 20, 2019", datetime(2019, 11, 20, 8, 8, 7, tzinfo=UTC)),
-    ("Tue Nov 19 21:57:01 UTC 2019", datetime(2019, 11, 19, 21, 57, 1, tzinfo=UTC)),
-    ("yesterday", None), ("", None), (None, None), ("0001-01-01T00:00:00Z", None),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("2024-03-05T09:30:00+05:30", datetime(2024, 3, 5, 4, 0, tzinfo=UTC)),
+        ("2024-03-05T09:30:00Z", datetime(2024, 3, 5, 9, 30, tzinfo=UTC)),
+        ("2019-11-19T21:57:01+0000", datetime(2019, 11, 19, 21, 57, 1, tzinfo=UTC)),
+        ("2024-03-05 09:30:00", datetime(2024, 3, 5, 9, 30, tzinfo=UTC)),
+        ("Tue, 19 Nov 2019 07:09:00 GMT", datetime(2019, 11, 19, 7, 9, tzinfo=UTC)),
+        ("01:38:07 PM IST Nov 20, 2019", datetime(2019, 11, 20, 8, 8, 7, tzinfo=UTC)),
+        ("Tue Nov 19 21:57:01 UTC 2019", datetime(2019, 11, 19, 21, 57, 1, tzinfo=UTC)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        ("0001-01-01T00:00:00Z", None),
+    ],
+)
 def test_parse_datetime(raw: object, want: datetime | None) -> None:
     assert parse_datetime(raw) == want
 
@@ -267,21 +322,26 @@ def test_parse_datetime_never_raises_and_is_utc(raw: str) -> None:
     assert dt is None or dt.tzinfo is UTC
 
 
-@pytest.mark.parametrize(("raw", "sites", "want"), [
-    ("Harbour towns agree | The Fixture Times", ["The Fixture Times"], "Harbour towns agree"),
-    ("India, Canada agree on security plan | Zee News", ["Zee News"],
-     "India, Canada agree on security plan"),
-    ("Markets rally - Moneycontrol.com", [None], "Markets rally"),
-    ("BBC News - Title here", ["BBC News"], "Title here"),
-    ("Covid-19 - what we know", ["Valley Courier"], "Covid-19 - what we know"),
-])
+@pytest.mark.parametrize(
+    ("raw", "sites", "want"),
+    [
+        ("Harbour towns agree | The Fixture Times", ["The Fixture Times"], "Harbour towns agree"),
+        (
+            "India, Canada agree on security plan | Zee News",
+            ["Zee News"],
+            "India, Canada agree on security plan",
+        ),
+        ("Markets rally - Moneycontrol.com", [None], "Markets rally"),
+        ("BBC News - Title here", ["BBC News"], "Title here"),
+        ("Covid-19 - what we know", ["Valley Courier"], "Covid-19 - what we know"),
+    ],
+)
 def test_clean_title(raw: str, sites: list[str | None], want: str) -> None:
     assert clean_title(raw, sites) == want
 
 
 def test_clean_author() -> None:
-    assert clean_author(["By Asha Verma and Tom Ellery"], ["The Fixture Times"]) == \
-        "Asha Verma, Tom Ellery"
+    assert clean_author(["By Asha Verma and Tom Ellery"], ["The Fixture Times"]) == "Asha Verma, Tom Ellery"
     assert clean_author(["The Fixture Times"], ["The Fixture Times"]) is None
     assert clean_author(["Asha Verma | The Fixture Times"], ["The Fixture Times"]) == "Asha Verma"
 
@@ -295,8 +355,10 @@ def test_decode_html() -> None:
 
 
 def test_sanitize_html_drops_scripts_and_bad_links() -> None:
-    out = sanitize_html('<p onclick="x()">a<script>alert(1)</script><a href="javascript:x">b</a>'
-                        '<a href="https://ok.example/">c</a></p>')
+    out = sanitize_html(
+        '<p onclick="x()">a<script>alert(1)</script><a href="javascript:x">b</a>'
+        '<a href="https://ok.example/">c</a></p>'
+    )
     assert "script" not in out and "onclick" not in out and "javascript" not in out
     assert 'href="https://ok.example/"' in out
 
@@ -328,36 +390,56 @@ def test_text_between_subheadings_without_paragraph_tags_is_kept() -> None:
     body = etree.fromstring(
         '<body>Intro text before anything.<head rend="h2">Kettle for $10</head>This kettle boils '
         'fast.<lb/>It is <hi rend="#b">quiet</hi> too.<head rend="h2">Toaster for $20</head>'
-        '<p>A paragraph.</p>Tail after the paragraph.</body>')
+        "<p>A paragraph.</p>Tail after the paragraph.</body>"
+    )
     assert [(b.kind, b.text) for b in blocks_of(body)] == [
-        ("p", "Intro text before anything."), ("h2", "Kettle for $10"),
-        ("p", "This kettle boils fast."), ("p", "It is quiet too."), ("h2", "Toaster for $20"),
-        ("p", "A paragraph."), ("p", "Tail after the paragraph.")]
+        ("p", "Intro text before anything."),
+        ("h2", "Kettle for $10"),
+        ("p", "This kettle boils fast."),
+        ("p", "It is quiet too."),
+        ("h2", "Toaster for $20"),
+        ("p", "A paragraph."),
+        ("p", "Tail after the paragraph."),
+    ]
 
 
-@pytest.mark.parametrize("line", [
-    "ALSO READ | Storm season: what the new forecasts mean", "Also Read: Markets close higher",
-    "Follow us on Google News", "Follow The Valley Courier Opinion section on Facebook and Twitter",
-    "यह भी पढ़ें: बारिश के बाद सड़कों की मरम्मत", "Tags: flooding, harbour", "Tags",
-    "Sign up for The Morning Brief today to get the free daily newsletter",
-    "This copy is for your personal, non-commercial use only.", "Like this story? Share it!",
-    "Updated at 1:23 p.m.", "Nov 19, 2019 10:02 IST", "© 2024 The Fixture Times",
-    "Write to Jane Doe at jane.doe@example.com", "https://example.com/a/b",
-    "[button link=”https://example.com/x” type=”big”] Send us your review",
-    "Get the magazine delivered every month. Click here for more details.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ALSO READ | Storm season: what the new forecasts mean",
+        "Also Read: Markets close higher",
+        "Follow us on Google News",
+        "Follow The Valley Courier Opinion section on Facebook and Twitter",
+        "यह भी पढ़ें: बारिश के बाद सड़कों की मरम्मत",
+        "Tags: flooding, harbour",
+        "Tags",
+        "Sign up for The Morning Brief today to get the free daily newsletter",
+        "This copy is for your personal, non-commercial use only.",
+        "Like this story? Share it!",
+        "Updated at 1:23 p.m.",
+        "Nov 19, 2019 10:02 IST",
+        "© 2024 The Fixture Times",
+        "Write to Jane Doe at jane.doe@example.com",
+        "https://example.com/a/b",
+        "[button link=”https://example.com/x” type=”big”] Send us your review",
+        "Get the magazine delivered every month. Click here for more details.",
+    ],
+)
 def test_page_furniture_lines(line: str) -> None:
     assert is_boilerplate_line(line)
 
 
-@pytest.mark.parametrize("line", [
-    "Also, the council read the report aloud before the vote.",
-    "Follow-up inspections are planned for 2025, the engineers said.",
-    "The storm hit on Nov 19, 2019 at 10:02, flooding 40 homes along the harbour.",
-    "Tags on the crates showed they had come from Rotterdam.",
-    "Copyright law, the judge said, does not protect a list of facts.",
-    "Readers wrote to us in their hundreds after the first report.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Also, the council read the report aloud before the vote.",
+        "Follow-up inspections are planned for 2025, the engineers said.",
+        "The storm hit on Nov 19, 2019 at 10:02, flooding 40 homes along the harbour.",
+        "Tags on the crates showed they had come from Rotterdam.",
+        "Copyright law, the judge said, does not protect a list of facts.",
+        "Readers wrote to us in their hundreds after the first report.",
+    ],
+)
 def test_body_lines_are_not_furniture(line: str) -> None:
     assert not is_boilerplate_line(line)
 
@@ -366,8 +448,9 @@ def test_pipeline_learns_a_publishers_template(publisher_server, settings, store
     from tidings.fetch import Fetcher
     from tidings.pipeline import Pipeline
 
-    feed = Feed(id=None, source_id=None, url=publisher_server.url("/courier/rss.xml"),
-                source_name="Valley Courier")
+    feed = Feed(
+        id=None, source_id=None, url=publisher_server.url("/courier/rss.xml"), source_name="Valley Courier"
+    )
     pipeline = Pipeline(settings, store)
     urls = []
     for n in range(1, 5):

@@ -238,7 +238,7 @@ def _readability_blocks(tree: Any) -> list[Block]:
         text = normalise_inline(el.text_content())
         if text:
             kind = _READABILITY_BLOCKS[el.tag]
-            out.append(Block(kind, text, f"<p>{htmllib.escape(text, quote=False)}</p>"))
+            out.append(Block(kind, text))
     return out
 
 

@@ -56,43 +56,32 @@ _PROMO = re.compile(
 _BYLINE = re.compile(r"^(by|written\s+by|reported\s+by|edited\s+by)\s+[\w.'’\- ]{2,80}$", re.I)
 
 
-_INLINE_HTML = {"#b": "strong", "#i": "em", "#u": "u", "#t": "code"}
-
-
-def _inline_html(el: Any) -> str:
-    """Sanitisable HTML for the inline content of a trafilatura element."""
-    parts = [htmllib.escape(el.text or "", quote=False)]
-    for child in el:
-        tag = child.tag if isinstance(child.tag, str) else ""
-        inner = _inline_html(child)
-        if tag == "hi":
-            name = _INLINE_HTML.get(child.get("rend", ""), "")
-            parts.append(f"<{name}>{inner}</{name}>" if name else inner)
-        elif tag == "ref" and child.get("target", "").startswith(("http://", "https://")):
-            href = htmllib.escape(child.get("target"), quote=True)
-            parts.append(f'<a href="{href}">{inner}</a>')
-        elif tag == "lb":
-            parts.append(" ")
-        else:
-            parts.append(inner)
-        parts.append(htmllib.escape(child.tail or "", quote=False))
-    return "".join(parts)
-
-
 def _text_of(el: Any) -> str:
     return normalise_inline(" ".join(t for t in el.itertext()) if el.tag == "lb" else "".join(el.itertext()))
 
 
 class Block:
-    __slots__ = ("html", "kind", "text")
+    """One paragraph, list item, subheading or quote of the body: its kind, its plain
+    text and (once ``with_markup`` has given it) its markup. ``key`` is the text's
+    comparison key (``paragraph_key``), computed once per block."""
 
-    def __init__(self, kind: str, text: str, html: str) -> None:
+    __slots__ = ("_key", "html", "kind", "text")
+
+    def __init__(self, kind: str, text: str, html: str = "") -> None:
         self.kind, self.text, self.html = kind, text, html
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = _key(self.text)
+        return self._key
 
 
 def blocks_of(body: Any) -> list[Block]:
-    """trafilatura's XML body -> blocks. Text lying loose between elements (an element's
-    tail, the body's own text) is body text too: it becomes paragraphs of its own."""
+    """trafilatura's XML body -> blocks of plain text (``with_markup`` gives them the
+    page's markup). Text lying loose between elements (an element's tail, the body's
+    own text) is body text too: it becomes paragraphs of its own."""
     out: list[Block] = []
     loose: list[str] = []
 
@@ -100,7 +89,7 @@ def blocks_of(body: Any) -> list[Block]:
         text = normalise_inline("".join(loose))
         loose.clear()
         if text:
-            out.append(Block("p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"))
+            out.append(Block("p", text))
 
     loose.append(body.text or "")
     for el in body:
@@ -122,35 +111,33 @@ def _block(el: Any, tag: str, out: list[Block]) -> None:
         text = _text_of(el)
         if text:
             level = {"h1": "h2", "h2": "h2", "h3": "h3"}.get(el.get("rend", ""), "h3")
-            out.append(Block(level, text, f"<{level}>{_inline_html(el).strip()}</{level}>"))
+            out.append(Block(level, text))
     elif tag == "list":
         for item in el.iter("item"):
             text = _text_of(item)
             if text:
-                out.append(Block("li", text, f"<li>{_inline_html(item).strip()}</li>"))
+                out.append(Block("li", text))
     elif tag == "quote":
         inner = blocks_of(el) if len(el) and any(c.tag in ("p", "list") for c in el) else []
         if inner:
             for b in inner:
-                out.append(Block("quote", b.text, f"<blockquote>{b.html}</blockquote>"))
+                out.append(Block("quote", b.text))
         else:
             text = _text_of(el)
             if text:
-                out.append(
-                    Block("quote", text, f"<blockquote><p>{_inline_html(el).strip()}</p></blockquote>")
-                )
+                out.append(Block("quote", text))
     elif tag == "table":
         for row in el.iter("row"):
             cells = [_text_of(c) for c in row.iter("cell")]
             text = " | ".join(c for c in cells if c)
             if text:
-                out.append(Block("p", text, f"<p>{htmllib.escape(text)}</p>"))
+                out.append(Block("p", text))
     elif tag in ("graphic", "lb"):
         return
     else:
         text = _text_of(el)
         if text:
-            out.append(Block("p", text, f"<p>{_inline_html(el).strip()}</p>"))
+            out.append(Block("p", text))
 
 
 _COPYRIGHT = re.compile(r"^(copyright\s*(©|\(c\)|\d{4})|©|\(c\)\s|all rights reserved)", re.I)
@@ -209,7 +196,7 @@ def clean_blocks(
     seen: set[str] = set()
     out: list[Block] = []
     for i, b in enumerate(blocks):
-        k = _key(b.text)
+        k = b.key
         if not k:
             continue
         if i < 3 and k in title_keys:
@@ -218,7 +205,7 @@ def clean_blocks(
             continue
         if i < 4 and len(b.text) < 90 and _BYLINE.match(b.text):
             continue
-        if (out and _key(out[-1].text) == k) or (k in seen and len(b.text) >= LONG_REPEAT):
+        if (out and out[-1].key == k) or (k in seen and len(b.text) >= LONG_REPEAT):
             continue
         seen.add(k)
         out.append(b)
@@ -309,7 +296,7 @@ def with_markup(blocks: list[Block], tree: Any, url: str) -> list[Block]:
     paragraphs, so they stay inside their sentences. A block without a matching
     element keeps its escaped text.
     """
-    wanted = {_key(b.text) for b in blocks}
+    wanted = {b.key for b in blocks}
     heads = {tuple(b.text.split(None, 2)[:2]) for b in blocks}
     found: dict[str, Any] = {}
     for el in tree.iter(*_MARKUP_SOURCES):
@@ -319,19 +306,22 @@ def with_markup(blocks: list[Block], tree: Any, url: str) -> list[Block]:
         k = _key(raw)
         if k in wanted and k not in found:
             found[k] = el
+            if len(found) == len(wanted):  # the first match of each counts: the rest is unread
+                break
     out: list[Block] = []
     for b in blocks:
-        el = found.get(_key(b.text))
-        if el is None:
-            tag = {"li": "li", "h2": "h2", "h3": "h3"}.get(b.kind, "p")
-            out.append(Block(b.kind, b.text, f"<{tag}>{htmllib.escape(b.text, quote=False)}</{tag}>"))
-            continue
-        inner = normalise_inline(_source_inline_html(el, url)).strip()
+        el = found.get(b.key)
         tag = {"li": "li", "h2": "h2", "h3": "h3"}.get(b.kind, "p")
-        markup = f"<{tag}>{inner}</{tag}>"
-        if b.kind == "quote":
-            markup = f"<blockquote><p>{inner}</p></blockquote>"
-        out.append(Block(b.kind, b.text, markup))
+        if el is None:
+            markup = f"<{tag}>{htmllib.escape(b.text, quote=False)}</{tag}>"
+        else:
+            inner = normalise_inline(_source_inline_html(el, url)).strip()
+            markup = (
+                f"<blockquote><p>{inner}</p></blockquote>" if b.kind == "quote" else f"<{tag}>{inner}</{tag}>"
+            )
+        marked = Block(b.kind, b.text, markup)
+        marked._key = b._key
+        out.append(marked)
     return out
 
 
@@ -418,7 +408,7 @@ class TemplateMemory:
         self.learn(url, (b.text for b in blocks))
         if not known:
             return blocks
-        kept = [b for b in blocks if paragraph_key(b.text) not in known]
+        kept = [b for b in blocks if b.key not in known]
         if sum(len(b.text) for b in kept) * 2 < sum(len(b.text) for b in blocks):
             return blocks
         return kept

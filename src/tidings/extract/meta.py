@@ -319,11 +319,35 @@ def clean_author(names: Iterable[str], publisher_names: Iterable[str | None]) ->
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
-    """ISO 639-1 code from the text (py3langid); the hint is used when text is too short."""
+    """ISO 639-1 code from the text (py3langid); the hint is used when text is too short.
+
+    A page that declares English (``hint``) and whose text shows it (nearly all
+    ASCII, and English function words at least ``_ENGLISH_SHARE`` of its
+    words) is English without asking the statistical identifier, which costs
+    a millisecond a page; any other declaration, or a page whose text
+    contradicts it, is identified from the text.
+    """
     sample = text[:600]  # as accurate as 3000 characters on the benchmark pages, 5x faster
     if len(sample) < 40:
         return (hint or "").split("-")[0].lower() or None
+    if hint and hint[:2].lower() == "en" and _reads_english(sample):
+        return "en"
     import py3langid
 
     lang, _score = py3langid.classify(sample)
     return str(lang)
+
+
+# function words common in any English text and rare as words of other languages
+_ENGLISH_WORDS = frozenset(
+    re.findall(r"\w+", "the and of to that for with from this which have has been were said would their")
+) | {"they", "will", "but"}
+_ENGLISH_SHARE = 0.08  # English news text: 0.09 and up; other languages: 0 (benchmark pages)
+_WORD = re.compile(r"\w+")
+
+
+def _reads_english(sample: str) -> bool:
+    if len(sample.encode("ascii", "ignore")) < 0.9 * len(sample):  # another script
+        return False
+    words = _WORD.findall(sample.casefold())
+    return len(words) >= 20 and sum(w in _ENGLISH_WORDS for w in words) >= _ENGLISH_SHARE * len(words)
