@@ -289,3 +289,25 @@ def test_admin_in_the_browser(site: Site, base_url: str, tab) -> None:  # noqa: 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_load_state()
     assert page.locator("#token").is_visible()
+
+
+def test_api_docs_self_hosted_under_the_csp(site: Site, base_url: str, tab) -> None:  # noqa: F811
+    """Swagger UI renders from our own files, under the strict CSP, and its "Try it out" works."""
+    page, watch = tab
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("requestfailed", lambda r: watch.errors.append(f"failed request {r.url}"))
+    response = visit(page, watch, base_url + "/api/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.locator(".opblock-summary-path", has_text="/api/articles").first.wait_for()
+    page.locator("#operations-api-list_articles_api_articles_get .opblock-summary").click()
+    page.get_by_role("button", name="Try it out").click()
+    page.locator("button.execute").click()
+    page.locator(".live-responses-table .response-col_status", has_text="200").first.wait_for()
+    assert '"items"' in page.locator(".live-responses-table .microlight").first.inner_text()
+    page.wait_for_load_state("networkidle")
+    watch.check(page)
+    assert base_url + "/api/docs/swagger-ui-bundle.js" in requests
+    assert any(u.startswith(base_url + "/api/docs/img/") for u in requests), requests
+    outside = [u for u in requests if not u.startswith(base_url + "/")]
+    assert not outside, outside

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from tidings.model import Article, Source
 from tidings.pipeline import Pipeline
 from tidings.store import Store
 from tidings.store.schema import articles, entities, mentions, stories, storylines
-from tidings.web import create_app
+from tidings.web import CSP, create_app
+from tidings.web.apidocs import openapi_30
 from tidings.web.pages import fold_wire_copies
 
 from .conftest import DATA, SHARED, PublisherServer
@@ -338,6 +340,43 @@ def test_api(site: Site, client: TestClient) -> None:
     assert {"/api/articles", "/api/stories", "/api/search", "/api/publishers",
             "/api/entities", "/api/sources"} <= set(spec["paths"])
     assert client.get("/api/docs").status_code == 200
+
+
+def test_api_docs_self_hosted(client: TestClient) -> None:
+    """Swagger UI and its images come from here, under the same CSP as every page
+    (the browser test proves it renders and runs without a CSP violation)."""
+    page = client.get("/api/docs")
+    assert page.headers["content-security-policy"] == CSP
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    css = client.get("/api/docs/swagger-ui.css").text
+    js = client.get("/api/docs/swagger-ui-bundle.js").text
+    assert "data:" not in css and '"data:image' not in js
+    images = set(re.findall(r"/api/docs/img/\d+", css + js))
+    assert len(images) >= 5  # four in the stylesheet, the spinner in the script
+    for url in images:
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/"), url
+    assert client.get("/api/docs/img/999").status_code == 404
+    # Swagger UI 4 reads OpenAPI 3.0: the UI's copy is written down, /openapi.json stays 3.1
+    spec = client.get("/openapi.json").json()
+    ui = client.get("/api/docs/openapi.json").json()
+    assert spec["openapi"].startswith("3.1") and ui["openapi"] == "3.0.3"
+    assert '"type": "null"' in json.dumps(spec) and '"type": "null"' not in json.dumps(ui)
+    assert ui["paths"].keys() == spec["paths"].keys()
+    cursor = next(p for p in ui["paths"]["/api/articles"]["get"]["parameters"] if p["name"] == "cursor")
+    assert cursor["schema"] == {"type": "string", "nullable": True, "title": "Cursor"}
+
+
+def test_openapi_30_rewrites() -> None:
+    assert openapi_30({"openapi": "3.1.0", "anyOf": [{"$ref": "#/x"}, {"type": "null"}]}) == {
+        "openapi": "3.0.3", "allOf": [{"$ref": "#/x"}], "nullable": True}
+    assert openapi_30({"type": ["integer", "null"], "exclusiveMinimum": 0, "const": 3}) == {
+        "type": "integer", "nullable": True, "minimum": 0, "exclusiveMinimum": True, "enum": [3]}
+    assert openapi_30({"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]}) == {
+        "anyOf": [{"type": "integer"}, {"type": "string"}], "nullable": True}
 
 
 def _csrf(html: str) -> str:

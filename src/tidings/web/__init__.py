@@ -3,8 +3,9 @@
 ``create_app(settings, store)`` builds a FastAPI application. HTML pages are
 server-rendered with Jinja2 and work without JavaScript; every page carries a
 strict Content-Security-Policy and no third-party requests (images too are
-served from here, see ``pages.lead_image``). Routes live in ``pages.py``
-(HTML), ``api.py`` (JSON) and ``feeds.py`` (RSS, Atom, JSON Feed).
+served from here, see ``pages.lead_image``; the interactive API docs too,
+see ``apidocs.py``). Routes live in ``pages.py`` (HTML), ``api.py`` (JSON)
+and ``feeds.py`` (RSS, Atom, JSON Feed).
 """
 
 from __future__ import annotations
@@ -21,17 +22,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.config import Settings
 from tidings.store import Store
-from tidings.web import api, browse, feeds, ops, pages
+from tidings.web import api, apidocs, browse, feeds, ops, pages
 
 HERE = Path(__file__).parent
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 
 
-_HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY")]
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 class SecurityHeaders:
@@ -44,14 +51,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with_csp = scope["path"] not in ("/api/docs", "/api/redoc")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                extra = ([(b"content-security-policy", CSP.encode())] if with_csp else []) + _HEADERS
-                headers += [(k, v) for k, v in extra if k not in present]
+                headers += [(k, v) for k, v in _HEADERS if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -59,8 +64,13 @@ class SecurityHeaders:
 
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
-    app = FastAPI(title=f"{settings.site_name} API", version="0.1.0",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title=f"{settings.site_name} API",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.templates = pages.make_templates(settings)
@@ -69,6 +79,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(ops.router)
     app.include_router(api.router)
+    apidocs.install(app)  # /api/docs: Swagger UI from the swagger-ui-bundle package
     browse.install(app)  # entity, country, country-pair and topic pages (web/browse.py)
     app.include_router(feeds.router)
     app.include_router(pages.router)
@@ -76,14 +87,16 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": {"status": exc.status_code, "message": exc.detail}},
-                                status_code=exc.status_code)
+            return JSONResponse(
+                {"error": {"status": exc.status_code, "message": exc.detail}}, status_code=exc.status_code
+            )
         return pages.error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
+        )
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": {"status": 422, "message": problems}}, status_code=422)
         return pages.error_page(request, 400, f"Bad request: {problems}")
