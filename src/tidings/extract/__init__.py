@@ -164,37 +164,51 @@ def _body_blocks(tree: Any, url: str, evidence: str = "") -> list[Block]:
     trafilatura opinions found only part of the same article, and
     readability's is taken.
     """
-    common = {"fast": True, "comments": False, "tables": True, "url": url or None, "output_format": "python"}
-    precise = trafilatura.bare_extraction(tree, options=Extractor(precision=True, **common))
-    have = _words(precise.text) if precise is not None and precise.body is not None else 0
+    precise = _opinion(tree, url, precision=True)
+    have = _words(precise.text)
     lead = " ".join(_key(evidence).split()[:8]) if _words(evidence) >= 8 else ""
-    missing_lead = bool(lead) and lead not in _key(precise.text if precise is not None else "")
+    missing_lead = bool(lead) and lead not in _key(precise.text)
     paragraph_words = _paragraph_words(tree)
     if have >= SHORT_BODY_WORDS and have >= RECALL_SWITCH * paragraph_words and not missing_lead:
-        return _blocks(precise.body)
-    chosen = precise if precise is not None and precise.body is not None else None
-    recall = trafilatura.bare_extraction(tree, options=Extractor(recall=True, **common))
-    if (
-        recall is not None
-        and recall.body is not None
-        and (
-            chosen is None
-            or (missing_lead and lead in _key(recall.text or ""))
-            or have < RECALL_SWITCH * _words(recall.text)
-        )
+        return precise.blocks
+    chosen = precise
+    recall = _opinion(tree, url, recall=True)
+    if recall.blocks and (
+        not precise.blocks
+        or (missing_lead and lead in _key(recall.text))
+        or have < RECALL_SWITCH * _words(recall.text)
     ):
         chosen = recall
-    chosen_text = chosen.text or "" if chosen is not None else ""
-    if paragraph_words and paragraph_words < READABILITY_SWITCH * _words(chosen_text):
-        return _blocks(chosen.body) if chosen is not None else []  # no room for twice the text
+    if paragraph_words and paragraph_words < READABILITY_SWITCH * _words(chosen.text):
+        return chosen.blocks  # no room for twice the text
     second = _readability_blocks(deepcopy(tree))
     second_text = " ".join(b.text for b in second)
     if (
-        _words(second_text) >= READABILITY_SWITCH * max(_words(chosen_text), 1)
-        and _contained(chosen_text, second_text) >= READABILITY_CONTAINS
+        _words(second_text) >= READABILITY_SWITCH * max(_words(chosen.text), 1)
+        and _contained(chosen.text, second_text) >= READABILITY_CONTAINS
     ):
         return second
-    return _blocks(chosen.body) if chosen is not None else []
+    return chosen.blocks
+
+
+class _Opinion:
+    """One trafilatura reading of the body: its blocks, and their text joined."""
+
+    __slots__ = ("blocks", "text")
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.text = " ".join(b.text for b in blocks)
+
+
+def _opinion(tree: Any, url: str, **focus: bool) -> _Opinion:
+    """trafilatura's body of the page with ``precision=True`` or ``recall=True``.
+    ``output_format="txt"`` because its body element is all that is used: the
+    ``"python"`` format also renders a text of it that the blocks make anyway."""
+    options = Extractor(output_format="txt", fast=True, comments=False, tables=True, url=url or None, **focus)
+    doc = trafilatura.bare_extraction(tree, options=options)
+    body = doc.body if doc is not None else None
+    return _Opinion(_blocks(body) if body is not None else [])
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
