@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,7 +23,13 @@ from tidings.cluster import (
 
 def test_tokens_drop_stop_words_and_single_letters() -> None:
     assert tokens("The Prime Minister of India, Narendra Modi, said a word") == [
-        "prime", "minister", "india", "narendra", "modi", "word"]
+        "prime",
+        "minister",
+        "india",
+        "narendra",
+        "modi",
+        "word",
+    ]
 
 
 def test_text_terms_has_unigrams_and_bigrams_within_parts() -> None:
@@ -75,10 +82,14 @@ def test_same_event_joins_and_different_event_starts_new_cluster() -> None:
 def test_window_closes_old_clusters() -> None:
     params = ClusterParams(window=10.0)
     clusterer = StoryClusterer(params)
-    labels = _stream(clusterer, OnlineIdf(), [
-        ("iceland volcano erupts ash cloud", 0.0),
-        ("iceland volcano erupts ash cloud again", 50.0),
-    ])
+    labels = _stream(
+        clusterer,
+        OnlineIdf(),
+        [
+            ("iceland volcano erupts ash cloud", 0.0),
+            ("iceland volcano erupts ash cloud again", 50.0),
+        ],
+    )
     assert labels[0] != labels[1]
     clusterer.prune(50.0)
     assert len(clusterer) == 1
@@ -111,3 +122,41 @@ def test_most_central_and_hotness() -> None:
     assert hotness(10, 5, 0.0) > hotness(10, 5, 24.0) > 0
     assert hotness(10, 8, 1.0) > hotness(10, 2, 1.0)
     assert cosine({}, {"a": 1.0}) == 0.0
+
+
+def test_merge_step_joins_fragments_of_one_story_and_keeps_others_apart() -> None:
+    c = StoryClusterer(ClusterParams(merge_threshold=0.5, merge_every=4))
+    c.add("big", {"volcano": 0.8, "iceland": 0.6}, 0.0)
+    c.add("big", {"volcano": 0.6, "ash": 0.8}, 1.0)
+    c.add("frag", {"volcano": 0.7, "iceland": 0.7}, 2.0)  # a fragment of the same story
+    c.add("other", {"football": 0.8, "volcano": 0.2, "final": 0.56}, 3.0)
+    assert c.merge_due()
+    sim = c.centroid_similarity("big", "frag")
+    assert sim >= 0.5 > c.centroid_similarity("big", "other")
+    assert c.merge_step(3.0) == [("big", "frag")]  # the larger cluster keeps its label
+    assert len(c) == 2
+    assert abs(sum(x * x for x in c.centroid("big").values()) - 1.0) < 1e-9
+    # the absorbed cluster's member now counts for "big" (max-member term) and nothing is left
+    assert c.merge_step(3.0) == []
+    assert set(c.scores({"iceland": 1.0}, 3.0)) == {"big"}
+
+
+def test_merge_step_equals_clustering_the_union() -> None:
+    vecs = [{"a": 0.6, "b": 0.8}, {"a": 1.0}, {"a": 0.8, "c": 0.6}]
+    merged = StoryClusterer(ClusterParams(merge_threshold=0.1))
+    merged.add(1, vecs[0], 0.0)
+    merged.add(1, vecs[1], 1.0)
+    merged.add(2, vecs[2], 2.0)
+    assert merged.merge_step(2.0) == [(1, 2)]
+    whole = StoryClusterer(ClusterParams())
+    for i, v in enumerate(vecs):
+        whole.add(1, v, float(i))
+    probe = {"a": 0.5, "b": 0.5, "c": 0.7071}
+    assert merged.scores(probe, 2.0)[1] == pytest.approx(whole.scores(probe, 2.0)[1])
+    assert merged.centroid(1) == pytest.approx(whole.centroid(1))
+
+
+def test_merging_is_off_above_one() -> None:
+    c = StoryClusterer(ClusterParams(merge_threshold=1.5, merge_every=1))
+    c.add(1, {"a": 1.0}, 0.0)
+    assert not c.merge_due()

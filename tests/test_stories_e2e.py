@@ -15,6 +15,7 @@ import asyncio
 import html
 import json
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from tidings.model import Article, Source
 from tidings.pipeline import Pipeline
 from tidings.store import Store
 from tidings.store.schema import now_utc
+from tidings.stories import StoryStage, params_from
 from tidings.web import create_app
 
 from .conftest import PublisherServer
@@ -40,9 +42,11 @@ runner = CliRunner()
 
 
 def page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-            f"</title></head><body><article><h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>"
-            "</article></body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title></head><body><article><h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>"
+        "</article></body></html>"
+    )
 
 
 def wire_text(outlet: dict[str, object]) -> str:
@@ -65,26 +69,43 @@ def publish(server: PublisherServer, store: Store, items: list[dict[str, object]
             path = f"/{slug}/{item['key']}.html"
             server.add(path, page(str(item["title"]), str(item["text"])))
             when = format_datetime(now_utc() - timedelta(hours=float(item["hours_ago"])))  # type: ignore[arg-type]
-            entries.append(f"<item><title>{html.escape(str(item['title']))}</title>"
-                           f"<link>{server.url(path)}</link><guid>{server.url(path)}</guid>"
-                           f"<pubDate>{when}</pubDate></item>")
-        server.add(f"/{slug}/rss.xml",
-                   f'<?xml version="1.0"?><rss version="2.0"><channel><title>{html.escape(outlet)}'
-                   f"</title><link>{server.url('/' + slug + '/')}</link>{''.join(entries)}"
-                   "</channel></rss>", content_type="application/rss+xml")
+            entries.append(
+                f"<item><title>{html.escape(str(item['title']))}</title>"
+                f"<link>{server.url(path)}</link><guid>{server.url(path)}</guid>"
+                f"<pubDate>{when}</pubDate></item>"
+            )
+        server.add(
+            f"/{slug}/rss.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>{html.escape(outlet)}'
+            f"</title><link>{server.url('/' + slug + '/')}</link>{''.join(entries)}"
+            "</channel></rss>",
+            content_type="application/rss+xml",
+        )
         source = store.sources.add_source(Source(None, outlet, language="en"))
         assert source.id is not None
         store.sources.add_feed(source.id, server.url(f"/{slug}/rss.xml"))
 
 
 def wire_items() -> list[dict[str, object]]:
-    return [{"outlet": o["name"], "key": f"wire{k}", "title": o["title"], "text": wire_text(o),
-             "hours_ago": 8 - k * 0.25, "group": "wire"} for k, o in enumerate(WIRE["outlets"])]
+    return [
+        {
+            "outlet": o["name"],
+            "key": f"wire{k}",
+            "title": o["title"],
+            "text": wire_text(o),
+            "hours_ago": 8 - k * 0.25,
+            "group": "wire",
+        }
+        for k, o in enumerate(WIRE["outlets"])
+    ]
 
 
 def event_items(*events: str) -> list[dict[str, object]]:
-    return [{**a, "key": f"{a['event']}{k}", "group": a["event"]}
-            for k, a in enumerate(EVENTS) if a["event"] in events]
+    return [
+        {**a, "key": f"{a['event']}{k}", "group": a["event"]}
+        for k, a in enumerate(EVENTS)
+        if a["event"] in events
+    ]
 
 
 def fetched(store: Store, settings: Settings) -> None:
@@ -92,8 +113,9 @@ def fetched(store: Store, settings: Settings) -> None:
 
 
 @pytest.fixture
-def world(publisher_server: PublisherServer, store: Store,
-          settings: Settings) -> tuple[Store, Settings, dict[str, list[Article]]]:
+def world(
+    publisher_server: PublisherServer, store: Store, settings: Settings
+) -> tuple[Store, Settings, dict[str, list[Article]]]:
     """Day one (wire story, both Kohli events, the row) in one run; the follow-up in a second run."""
     items = wire_items() + event_items("kohli_century", "kohli_foundation", "row_day0")
     publish(publisher_server, store, items)
@@ -199,8 +221,10 @@ def test_recluster_rebuilds_the_same_stories_and_export_has_the_links(world, tmp
     assert result.exit_code == 0, result.output
     after = _partition(store)
     titles = {a.id: a.title[:30] for a in store.articles.iter_all()}
-    assert after == before, ([[titles[i] for i in g] for g in before - after],
-                             [[titles[i] for i in g] for g in after - before])
+    assert after == before, (
+        [[titles[i] for i in g] for g in before - after],
+        [[titles[i] for i in g] for g in after - before],
+    )
     assert f"re-clustered {n_articles} articles into {len(before)} stories" in result.output
     assert store.articles.count() == n_articles
     assert _partition(store) == before
@@ -211,3 +235,36 @@ def test_recluster_rebuilds_the_same_stories_and_export_has_the_links(world, tmp
     assert len(records) == n_articles
     assert all(r["story_id"] is not None for r in records)
     assert sum(r["duplicate_of"] is not None for r in records) == 11
+
+
+def test_merge_step_joins_split_stories_in_the_database(world) -> None:  # type: ignore[no-untyped-def]
+    """Every article starts its own story (threshold above 1); the merge step, run after each
+    article, must rebuild the events from those fragments in the database: one story per event,
+    absorbed stories deleted, counts and storylines carried over."""
+    store, settings, groups = world
+    store.stories.reset()
+    params = replace(
+        params_from(settings.replace(cluster_threshold=1.01)), merge_threshold=0.2, merge_every=1
+    )
+    stage = StoryStage(settings, store, params=params)
+    stage._warm = True  # rebuilding from nothing, like recluster
+    placements = [
+        stage.process(a) for a in store.stories.get_many([i for i, _ in store.stories.ordered_ids()])
+    ]
+    assert sum(p.new_story for p in placements) > len(groups)  # fragments were made ...
+    fresh = {a.id: a for a in store.articles.iter_all()}
+    story_of = {g: {fresh[a.id].story_id for a in arts} for g, arts in groups.items()}
+    assert all(len(s) == 1 and None not in s for s in story_of.values()), story_of  # ... and merged
+    assert len({next(iter(s)) for s in story_of.values()}) == len(groups)  # events stay apart
+    assert store.stories.count() == len(groups)  # absorbed stories were deleted
+    cards = {c.story.id: c for c in store.search.top_stories(20)}
+    for g, arts in groups.items():
+        story = store.search.story(next(iter(story_of[g])))
+        assert story is not None
+        assert cards[story.id].article_count == len(arts)  # derived columns were refreshed
+    row0 = store.search.story(next(iter(story_of["row_day0"])))
+    row2 = store.search.story(next(iter(story_of["row_day2"])))
+    assert row2.storyline_id is not None and row2.storyline_id == row0.storyline_id
+    others = {next(iter(story_of[g])) for g in ("wire", "kohli_century", "kohli_foundation")}
+    # a storyline left with one story (its fragments merged) is dissolved
+    assert all(store.search.story(i).storyline_id is None for i in others)

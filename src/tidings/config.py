@@ -28,67 +28,130 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("database_url", "sqlite:///tidings.db", str,
-           "SQLAlchemy URL of the database: sqlite:///PATH (default, WAL mode) or "
-           "postgresql://USER@HOST/DB."),
-    Option("site_name", "tidings", str,
-           "Name of this site, used in the attribution line and page titles."),
-    Option("allow_private_addresses", False, bool,
-           "Allow fetches to loopback, private and other non-public addresses. "
-           "Only for tests and local replays."),
-    Option("user_agent", "tidings/0.1 (+https://github.com/tidings-news/tidings; news aggregator)",
-           str, "User-Agent header sent with every request."),
-    Option("request_timeout", 20.0, float,
-           "Total deadline in seconds for one HTTP request, body included."),
+    Option(
+        "database_url",
+        "sqlite:///tidings.db",
+        str,
+        "SQLAlchemy URL of the database: sqlite:///PATH (default, WAL mode) or postgresql://USER@HOST/DB.",
+    ),
+    Option("site_name", "tidings", str, "Name of this site, used in the attribution line and page titles."),
+    Option(
+        "allow_private_addresses",
+        False,
+        bool,
+        "Allow fetches to loopback, private and other non-public addresses. "
+        "Only for tests and local replays.",
+    ),
+    Option(
+        "user_agent",
+        "tidings/0.1 (+https://github.com/tidings-news/tidings; news aggregator)",
+        str,
+        "User-Agent header sent with every request.",
+    ),
+    Option("request_timeout", 20.0, float, "Total deadline in seconds for one HTTP request, body included."),
     Option("connect_timeout", 10.0, float, "Deadline in seconds to open a connection."),
-    Option("max_body_bytes", 10_000_000, int,
-           "Largest response body accepted, after decompression, in bytes."),
+    Option(
+        "max_body_bytes", 10_000_000, int, "Largest response body accepted, after decompression, in bytes."
+    ),
     Option("max_redirects", 5, int, "Most redirects followed for one request."),
     Option("max_connections", 64, int, "Most HTTP connections open at once."),
     Option("max_connections_per_host", 4, int, "Most HTTP connections open to one host."),
-    Option("request_spacing", 1.0, float,
-           "Least seconds between the starts of two requests to the same host "
-           "(a robots.txt Crawl-delay can raise it for that host)."),
-    Option("max_items_per_feed", 500, int,
-           "Most entries taken from one feed document (newest first)."),
-    Option("fetch_articles", True, bool,
-           "Fetch each new entry's article page and extract its text (else use feed text)."),
+    Option(
+        "request_spacing",
+        1.0,
+        float,
+        "Least seconds between the starts of two requests to the same host "
+        "(a robots.txt Crawl-delay can raise it for that host).",
+    ),
+    Option("max_items_per_feed", 500, int, "Most entries taken from one feed document (newest first)."),
+    Option(
+        "fetch_articles",
+        True,
+        bool,
+        "Fetch each new entry's article page and extract its text (else use feed text).",
+    ),
     Option("poll_interval", 900, int, "Default seconds between polls of one feed."),
     Option("min_poll_interval", 300, int, "Shortest interval between polls of one feed, seconds."),
-    Option("max_poll_interval", 86_400, int,
-           "Longest interval between polls of one feed, seconds."),
-    Option("park_after_errors", 20, int,
-           "Consecutive errors after which a feed is parked (polled at the maximum interval)."),
+    Option("max_poll_interval", 86_400, int, "Longest interval between polls of one feed, seconds."),
+    Option(
+        "park_after_errors",
+        20,
+        int,
+        "Consecutive errors after which a feed is parked (polled at the maximum interval).",
+    ),
     Option("host", "127.0.0.1", str, "Address the web reader listens on."),
     Option("port", 8000, int, "Port the web reader listens on."),
     Option("page_size", 30, int, "Articles per page in the web reader and API."),
-    Option("admin_token", "", str,
-           "Token that unlocks the admin pages (empty: admin pages are disabled)."),
-    Option("load_default_sources", True, bool,
-           "Load the bundled list of publishers when `tidings run` finds no sources."),
-    Option("enrich", True, bool,
-           "Enrich each new article: language, people, organisations, places, countries, topic, "
-           "keywords and summary."),
-    Option("enrich_recogniser", "", str,
-           "Optional model-based entity recogniser added to the built-in rules: empty for none, "
-           "or spacy:MODEL for an installed spaCy pipeline (never downloaded at run time)."),
-    Option("cluster_threshold", 0.15, float,
-           "Least similarity (headline and lead TF-IDF) for an article to join an existing story."),
-    Option("cluster_window_hours", 36.0, float,
-           "A story takes new articles while its newest article is at most this many hours old."),
-    Option("storyline_threshold", 0.25, float,
-           "Least similarity between a new story and an older one for both to share a storyline."),
+    Option("admin_token", "", str, "Token that unlocks the admin pages (empty: admin pages are disabled)."),
+    Option(
+        "load_default_sources",
+        True,
+        bool,
+        "Load the bundled list of publishers when `tidings run` finds no sources.",
+    ),
+    Option(
+        "enrich",
+        True,
+        bool,
+        "Enrich each new article: language, people, organisations, places, countries, topic, "
+        "keywords and summary.",
+    ),
+    Option(
+        "enrich_recogniser",
+        "",
+        str,
+        "Optional model-based entity recogniser added to the built-in rules: empty for none, "
+        "or spacy:MODEL for an installed spaCy pipeline (never downloaded at run time).",
+    ),
+    Option(
+        "cluster_threshold",
+        0.15,
+        float,
+        "Least similarity (headline and lead TF-IDF) for an article to join an existing story.",
+    ),
+    Option(
+        "cluster_window_hours",
+        36.0,
+        float,
+        "A story takes new articles while its newest article is at most this many hours old.",
+    ),
+    Option(
+        "cluster_merge_threshold",
+        0.5,
+        float,
+        "Least centroid similarity (headline and lead TF-IDF) at which two active stories are "
+        "merged (checked every 50 articles); above 1 turns merging off.",
+    ),
+    Option(
+        "storyline_threshold",
+        0.25,
+        float,
+        "Least similarity between a new story and an older one for both to share a storyline.",
+    ),
     Option("storyline_days", 7.0, float, "How far back, in days, a new story looks for its storyline."),
-    Option("dedup_window_hours", 72.0, float,
-           "How long, in hours, an article's text stays findable as the original of a copy."),
+    Option(
+        "dedup_window_hours",
+        72.0,
+        float,
+        "How long, in hours, an article's text stays findable as the original of a copy.",
+    ),
     Option("log_level", "INFO", str, "Logging level: DEBUG, INFO, WARNING or ERROR."),
-    Option("log_format", "text", str,
-           "Log line format: text (human readable) or json (one JSON object per line)."),
-    Option("worker_concurrency", 8, int,
-           "Jobs one `tidings worker` process runs at once (PostgreSQL job queue)."),
-    Option("job_lease_timeout", 60.0, float,
-           "Seconds without a worker heartbeat after which its running jobs are retried "
-           "by another worker (PostgreSQL job queue)."),
+    Option(
+        "log_format",
+        "text",
+        str,
+        "Log line format: text (human readable) or json (one JSON object per line).",
+    ),
+    Option(
+        "worker_concurrency", 8, int, "Jobs one `tidings worker` process runs at once (PostgreSQL job queue)."
+    ),
+    Option(
+        "job_lease_timeout",
+        60.0,
+        float,
+        "Seconds without a worker heartbeat after which its running jobs are retried "
+        "by another worker (PostgreSQL job queue).",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -108,9 +171,7 @@ def _coerce(option: Option, value: Any, origin: str) -> Any:
     try:
         return option.type(value)
     except (TypeError, ValueError) as e:
-        raise ConfigError(
-            f"{origin}: {option.name} must be {option.type.__name__}, got {value!r}"
-        ) from e
+        raise ConfigError(f"{origin}: {option.name} must be {option.type.__name__}, got {value!r}") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +202,7 @@ class Settings:
     enrich_recogniser: str = ""
     cluster_threshold: float = 0.15
     cluster_window_hours: float = 36.0
+    cluster_merge_threshold: float = 0.5
     storyline_threshold: float = 0.25
     storyline_days: float = 7.0
     dedup_window_hours: float = 72.0

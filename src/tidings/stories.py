@@ -11,7 +11,10 @@ For each newly stored article (``StoryStage.process``):
 3. the story's derived columns are recomputed (representative headline = the
    most central article, summary, counts, first reporter, times, hotness);
 4. a new story looks for an earlier story (``storyline_days`` back) that it
-   continues, and joins that story's storyline.
+   continues, and joins that story's storyline;
+5. every ``ClusterParams.merge_every`` articles, active stories whose
+   centroids are at least ``cluster_merge_threshold`` alike are merged: the
+   smaller one's articles move to the larger and the smaller is deleted.
 
 The decisions are the pure functions of ``tidings.dedup`` and
 ``tidings.cluster``; this module holds their in-memory state (online IDF,
@@ -53,10 +56,13 @@ VECTOR_CACHE = 50_000
 
 
 def params_from(settings: Settings) -> ClusterParams:
-    return ClusterParams(threshold=settings.cluster_threshold,
-                         window=settings.cluster_window_hours,
-                         storyline_threshold=settings.storyline_threshold,
-                         storyline_days=settings.storyline_days)
+    return ClusterParams(
+        threshold=settings.cluster_threshold,
+        window=settings.cluster_window_hours,
+        storyline_threshold=settings.storyline_threshold,
+        storyline_days=settings.storyline_days,
+        merge_threshold=settings.cluster_merge_threshold,
+    )
 
 
 def article_time(article: Article) -> datetime:
@@ -101,9 +107,9 @@ class Placement:
 class StoryStage:
     """Dedup then clustering for stored articles; one per process (holds the online state)."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, params: ClusterParams | None = None) -> None:
         self.store = store
-        self.params = params_from(settings)
+        self.params = params or params_from(settings)
         self.idf = OnlineIdf()
         self.clusterer = StoryClusterer(self.params)
         self.dups = DuplicateIndex(window=settings.dedup_window_hours)
@@ -163,7 +169,8 @@ class StoryStage:
             original = self.store.articles.get(match.key)
             if original is not None:
                 agency = detect_agency(text, article.author) or detect_agency(
-                    dedup_text(original), original.author)
+                    dedup_text(original), original.author
+                )
                 stories.add_duplicate(article.id, match.key, agency)
                 duplicate_of = self.store.articles.get(article.id).duplicate_of  # type: ignore[union-attr]
                 story_id = original.story_id
@@ -174,8 +181,11 @@ class StoryStage:
         if story_id is None:
             centroid = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:CENTROID_TERMS])
             story_id = stories.create_for(
-                article, first_seen_at=at_dt, centroid=centroid,
-                hotness=hotness_key(1, 1, article.fetched_at or at_dt))
+                article,
+                first_seen_at=at_dt,
+                centroid=centroid,
+                hotness=hotness_key(1, 1, article.fetched_at or at_dt),
+            )
             self.clusterer.add(story_id, vec, at)
             if centroid:
                 self.lines.update(story_id, centroid, at)
@@ -185,7 +195,23 @@ class StoryStage:
         line = None
         if new_story:
             line = self.link_storyline(story_id, vec, at_dt)
+        if self.clusterer.merge_due():
+            for keep, gone in self.merge(at):
+                if story_id == gone:
+                    story_id = keep
         return Placement(article.id, story_id, new_story, duplicate_of, line)
+
+    def merge(self, at: float) -> list[tuple[int, int]]:
+        """The clusterer's periodic merge step, written out: absorbed stories' articles move."""
+        done = []
+        for keep, gone in self.clusterer.merge_step(at):
+            assert isinstance(keep, int) and isinstance(gone, int)
+            self.store.stories.merge(gone, into=keep)
+            self.lines.forget(gone)
+            done.append((keep, gone))
+        for keep in {k for k, _ in done}:
+            self.refresh(keep)
+        return done
 
     def refresh(self, story_id: int, assign: int | None = None) -> None:
         """Recompute a story's representative, counts, times and hotness (one transaction)."""
@@ -194,9 +220,14 @@ class StoryStage:
             return members[most_central([self.vector(m, observe=False) for m in members])].id
 
         centroid = self.clusterer.centroid(story_id, CENTROID_TERMS)
-        members = self.store.stories.refresh(story_id, choose=choose, hotness=hotness_key,
-                                             centroid=centroid or None, assign=assign,
-                                             pool=REPRESENTATIVE_POOL)
+        members = self.store.stories.refresh(
+            story_id,
+            choose=choose,
+            hotness=hotness_key,
+            centroid=centroid or None,
+            assign=assign,
+            pool=REPRESENTATIVE_POOL,
+        )
         if centroid and members:
             self.lines.update(story_id, centroid, max(hours(article_time(m)) for m in members))
 
@@ -208,8 +239,9 @@ class StoryStage:
         return self.store.stories.link_storyline(story_id, earlier)
 
 
-def recluster(settings: Settings, store: Store,
-              on_article: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+def recluster(
+    settings: Settings, store: Store, on_article: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
     """Rebuild every story, storyline and duplicate group from the stored articles.
 
     The articles are kept; their story and duplicate links are recomputed in
@@ -222,7 +254,7 @@ def recluster(settings: Settings, store: Store,
     order = [i for i, _ in store.stories.ordered_ids()]
     done = 0
     for start in range(0, len(order), 200):
-        for article in store.stories.get_many(order[start:start + 200]):
+        for article in store.stories.get_many(order[start : start + 200]):
             stage.process(article)
             done += 1
             if on_article is not None:
