@@ -32,6 +32,8 @@ from tidings.pipeline import Pipeline, RunSummary
 from tidings.store import Store
 from tidings.store.schema import now_utc
 
+from .conftest import serve_aiohttp
+
 
 def rss(base: str, *paths: str) -> bytes:
     items = "".join(
@@ -229,3 +231,47 @@ def test_repeated_failure_parks_and_sources_list_shows_it(settings: Settings, st
     row = next(r for r in rows if r["url"].endswith("/broken.xml"))
     assert row["status"] == "parked" and row["next_poll_at"] and row["last_error"].startswith(
         "HTTPStatusError")
+
+
+def test_a_slow_parse_does_not_hold_up_other_polls(settings: Settings, store: Store) -> None:
+    """A big feed the fast path declines (RSS 0.92, so feedparser reads it) is parsed off the
+    event loop: a small feed whose answer comes while it is being parsed finishes first.
+    Were the parse on the loop, nothing else could run until it ended. (Items without links,
+    so that no article is stored: the poll itself is what is timed.)"""
+    settings = settings.replace(max_body_bytes=4_000_000, max_items_per_feed=1)
+
+    def feed(version: str, n: int) -> bytes:
+        items = "".join(f'<item><title>Item {i}</title><guid isPermaLink="false">i{i}</guid>'
+                        f"<description>{'Words of the story. ' * 20}</description></item>"
+                        for i in range(n))
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="{version}"><channel>'
+                f"<title>T</title><link>https://news.example/</link>{items}</channel></rss>").encode()
+
+    big = feed("0.92", 5000)
+    assert len(big) > 2_000_000
+
+    async def go() -> dict[str, float]:
+        big_sent = asyncio.Event()
+
+        async def handle(request: web.Request) -> web.Response:
+            if request.path == "/big.xml":
+                big_sent.set()
+                return web.Response(body=big, content_type="application/rss+xml")
+            await big_sent.wait()
+            await asyncio.sleep(0.1)  # answer once the big feed is being parsed
+            return web.Response(body=feed("2.0", 1), content_type="application/rss+xml")
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handle)
+        done: dict[str, float] = {}
+        async with serve_aiohttp(app) as base:
+            add_feeds(store, base, ("/big.xml", "/small.xml"))
+            summary = await Pipeline(settings, store).poll_due(
+                on_feed=lambda r: done.setdefault(r.url.rsplit("/", 1)[1], time.monotonic()))
+        assert sorted(r.outcome for r in summary.results) == ["new", "new"], summary.results
+        return done
+
+    done = asyncio.run(go())
+    assert done["small.xml"] < done["big.xml"], done
+    feeds = {f.url.rsplit("/", 1)[1]: f for f in store.sources.list_feeds()}
+    assert feeds["big.xml"].last_error is None and feeds["big.xml"].title == "T"
