@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/web.py                      # 1,000,000 articles, 100,000 stories
     .venv/bin/python benchmarks/web.py --articles 100000    # a quicker run
     .venv/bin/python benchmarks/web.py --db bench.db --reuse  # measure again without refilling
+    .venv/bin/python benchmarks/web.py --db bench.db --reuse --only search  # search endpoints
 
 1. Fill a SQLite database (schema by the real migrations) with N synthetic
    articles in N/10 stories from 200 publishers: plain ``executemany`` in
@@ -241,6 +242,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn server processes")
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="measure only endpoints whose name contains NAME (repeatable; the "
+                         "static baseline always runs)")
     args = ap.parse_args()
 
     tmp = None
@@ -277,6 +281,10 @@ def main() -> None:
         "api stories": ["/api/stories?limit=30"],
         "api search": [f"/api/search?q={rng.choice(mid)}" for _ in range(500)],
     }
+
+    if args.only:
+        urls = {k: v for k, v in urls.items()
+                if k.startswith("static") or any(o in k for o in args.only)}
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

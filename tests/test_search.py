@@ -6,6 +6,7 @@ The same assertions run on SQLite FTS5 and on PostgreSQL full-text search
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -192,3 +193,35 @@ def test_pagination(corpus) -> None:  # type: ignore[no-untyped-def]
     two = store.search.search("council", limit=1, offset=one.next_offset or 0)
     assert len(two.hits) == 1 and two.next_offset is None
     assert {one.hits[0].article.id, two.hits[0].article.id} == {ids["tram_title"], ids["council"]}
+
+
+def test_single_term_and_phrase_rank_is_fts5_bm25(tmp_path: Path) -> None:
+    """A phrase ranked in Python (bm25_one) in FTS5's own bm25 order, with its scores."""
+    store = Store(f"sqlite:///{tmp_path / 'rank.db'}")
+    try:
+        src = store.sources.add_source(Source(None, "Wire"))
+        rng = random.Random(5)
+        words = ["tram", "line", "council", "vote", "city", "spring", "budget", "harbour"]
+        words += [f"w{i}" for i in range(32)]
+        for n in range(150):  # varied lengths and match counts, in headline and body
+            title = rng.choices(words, k=rng.randint(2, 8))
+            body = rng.choices(words, k=rng.randint(3, 60))
+            if n % 4 == 0:  # the phrase, at times twice
+                body[rng.randrange(len(body)):0] = ["tram", "line"] * rng.randint(1, 2)
+            if n % 9 == 0:
+                title[:0] = ["tram", "line"]
+            _add(store, src, n, " ".join(title).capitalize(), " ".join(body) + ".",
+                 days_ago=n % 9)
+        with store.engine.connect() as conn:
+            for raw, match in (("tram", '"tram"'), ('"tram line"', '"tram line"'),
+                               ('"tram line" -vote', '"tram line" NOT "vote"'),
+                               ('"line council"', '"line council"')):
+                want = conn.exec_driver_sql(
+                    "SELECT rowid, bm25(articles_fts, 8.0, 1.0) AS s FROM articles_fts "
+                    "WHERE articles_fts MATCH ? ORDER BY s, rowid DESC", (match,)).all()
+                page = store.search.search(raw, limit=200)
+                assert len(want) > 3 and [h.article.id for h in page.hits] == [r[0] for r in want]
+                if "-" not in raw:  # FTS5's IDF counts excluded rows too: the same order, other scores
+                    assert [h.score for h in page.hits] == pytest.approx([r[1] for r in want])
+    finally:
+        store.close()
