@@ -119,6 +119,49 @@ def test_per_host_spacing() -> None:
     assert len(gaps) == 3 and min(gaps) >= 0.17, gaps
 
 
+def test_feeds_and_pages_keep_their_own_spacing() -> None:
+    """A feed poll neither waits behind a host's page fetches nor takes their Crawl-delay."""
+    starts: dict[str, list[float]] = {"/feed": [], "/page": []}
+
+    async def hit(request: web.Request) -> web.Response:
+        starts[request.path].append(time.monotonic())
+        return web.Response(body=b"ok")
+
+    async def go() -> None:
+        async with serve_aiohttp(app_with({"/feed": hit, "/page": hit})) as base, \
+                Fetcher(SETTINGS.replace(request_spacing=0.2)) as f:
+            f.set_host_delay("127.0.0.1", 0.6)  # as robots.py does for a Crawl-delay
+            assert f.host_delay("127.0.0.1") == 0.6 and f.host_delay("127.0.0.1", feed=True) == 0.2
+            await asyncio.gather(*(f.get(base + "/page") for _ in range(3)),
+                                 *(f.get(base + "/feed", feed=True) for _ in range(3)))
+
+    run(go())
+    pages, feeds = sorted(starts["/page"]), sorted(starts["/feed"])
+    assert min(b - a for a, b in itertools.pairwise(pages)) >= 0.55, pages  # the Crawl-delay
+    assert min(b - a for a, b in itertools.pairwise(feeds)) >= 0.17, feeds  # request_spacing
+    assert feeds[-1] - pages[0] < 0.55, (pages, feeds)  # the feeds did not queue behind pages
+
+
+def test_spacing_kept_when_requests_wait_for_a_connection() -> None:
+    """Requests that queued for the host's one connection do not start together once it frees."""
+    starts: list[float] = []
+
+    async def slow_first(request: web.Request) -> web.Response:
+        starts.append(time.monotonic())
+        if len(starts) == 1:
+            await asyncio.sleep(0.6)
+        return web.Response(body=b"ok")
+
+    async def go() -> None:
+        async with serve_aiohttp(app_with({"/p": slow_first})) as base, \
+                Fetcher(SETTINGS.replace(request_spacing=0.2, max_connections_per_host=1)) as f:
+            await asyncio.gather(*(f.get(base + "/p") for _ in range(4)))
+
+    run(go())
+    gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
+    assert len(gaps) == 3 and gaps[0] >= 0.55 and min(gaps) >= 0.17, gaps
+
+
 def test_connections_per_host_limited() -> None:
     active = 0
     peak = 0

@@ -275,3 +275,33 @@ def test_a_slow_parse_does_not_hold_up_other_polls(settings: Settings, store: St
     assert done["small.xml"] < done["big.xml"], done
     feeds = {f.url.rsplit("/", 1)[1]: f for f in store.sources.list_feeds()}
     assert feeds["big.xml"].last_error is None and feeds["big.xml"].title == "T"
+
+
+def test_a_publishers_many_feeds_do_not_hold_up_other_hosts(settings: Settings, store: Store) -> None:
+    """Six section feeds on one host wait out their spacing without taking the poller's
+    in-flight slots (two here): the one feed of another host, listed last, is polled at once."""
+    settings = settings.replace(request_spacing=0.3, max_connections=4)  # two polls in flight
+    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>'
+            b"<link>https://news.example/</link></channel></rss>")
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/rss+xml")
+
+    async def go() -> dict[str, list[float]]:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handle)
+        done: dict[str, list[float]] = {}
+        async with serve_aiohttp(app, "127.0.0.1") as big, serve_aiohttp(app, "127.0.0.2") as other:
+            sections = add_feeds(store, big, tuple(f"/section{i}.xml" for i in range(6)))
+            lone = add_feeds(store, other, ("/news.xml",))
+            summary = await Pipeline(settings, store).poll_due(
+                feeds=[*sections.values(), *lone.values()],
+                on_feed=lambda r: done.setdefault(r.url.split("/")[2], []).append(time.monotonic()))
+        assert [r.outcome for r in summary.results] == ["new"] * 7, summary.results
+        return done
+
+    done = asyncio.run(go())
+    host_a, host_b = sorted(done, key=lambda h: len(done[h]), reverse=True)
+    assert len(done[host_a]) == 6 and len(done[host_b]) == 1
+    # the other host's feed finished before the big publisher's second section was even due
+    assert done[host_b][0] < sorted(done[host_a])[1], done

@@ -60,8 +60,9 @@ OPTIONS: tuple[Option, ...] = (
         "request_spacing",
         1.0,
         float,
-        "Least seconds between the starts of two requests to the same host "
-        "(a robots.txt Crawl-delay can raise it for that host).",
+        "Least seconds between the starts of two feed polls, and of two page fetches, to the "
+        "same host (feeds and pages are spaced apart; a robots.txt Crawl-delay raises it for "
+        "that host's pages).",
     ),
     Option("max_items_per_feed", 500, int, "Most entries taken from one feed document (newest first)."),
     Option(

@@ -15,9 +15,23 @@ through ``Fetcher.get``. It applies, in one place:
   back as ``Response.not_modified`` with no body;
 - a descriptive User-Agent, a global connection limit and, per host, at most
   ``max_connections_per_host`` requests at once and ``request_spacing``
-  seconds between request starts (raised by ``set_host_delay``, which
-  ``robots.py`` calls with a site's Crawl-delay). Waiting for a host's turn is
-  not counted against the request's deadline.
+  seconds between request starts. Waiting for a host's turn is not counted
+  against the request's deadline, and holds no connection slot.
+
+Feeds and pages keep separate spacing per host (``get(..., feed=True)`` for a
+feed poll). Publishers serve dozens of section feeds from one host, and one
+updated section sends a burst of article-page fetches to that host: on one
+shared schedule, each section's poll would wait behind those pages (and behind
+a robots.txt Crawl-delay, seconds per request), so a big publisher's feeds fell
+ever further behind. A host therefore sees at most one feed poll and one page
+fetch start per ``request_spacing`` (1 s by default), never more than
+``max_connections_per_host`` requests at once in all, and the Crawl-delay
+(set by ``robots.py`` through ``set_host_delay``) spaces the pages only: like
+the rest of robots.txt it governs what tidings crawls, not the feeds a
+publisher offers for polling, which are conditional GETs that mostly end in
+a 304. ``wait_turn`` lets the poller wait for a feed's turn before it takes one
+of its own in-flight slots, so a publisher's queued sections do not hold up
+the polls of other hosts.
 
 Every spelling of an IP address in a URL (decimal ``2130706433``, octal,
 hex, short ``127.1``, IPv4-mapped and NAT64 IPv6) is read as the address it
@@ -242,31 +256,56 @@ class Fetcher:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._resolver = resolver
-        # per-host politeness: the earliest loop time the next request may start,
-        # and a host's own spacing when it asked for more (robots.txt Crawl-delay)
-        self._next_slot: dict[str, float] = {}
+        # per-host politeness, per lane (feed, page) of each host: the loop time of the next
+        # free turn, and of the earliest next start (see _space_start); a host's own page
+        # spacing when it asked for more (robots.txt Crawl-delay)
+        self._next_turn: dict[tuple[str, bool], float] = {}
+        self._next_start: dict[tuple[str, bool], float] = {}
         self._host_delay: dict[str, float] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}  # at most N requests per host at once
 
     def set_host_delay(self, host: str, seconds: float) -> None:
-        """Space requests to ``host`` at least ``seconds`` apart (e.g. a Crawl-delay)."""
+        """Space page requests to ``host`` at least ``seconds`` apart (e.g. a Crawl-delay)."""
         self._host_delay[host.lower()] = max(0.0, min(float(seconds), 60.0))
 
-    def host_delay(self, host: str) -> float:
+    def host_delay(self, host: str, *, feed: bool = False) -> float:
+        """Least seconds between two page (or, with ``feed``, feed) request starts to ``host``."""
+        if feed:
+            return self.settings.request_spacing
         return max(self.settings.request_spacing, self._host_delay.get(host.lower(), 0.0))
 
-    async def _wait_turn(self, url: str) -> None:
-        """Per-host request spacing: reserve the host's next slot, then sleep until it."""
-        host = (urlsplit(url).hostname or "").lower()
-        delay = self.host_delay(host)
+    async def wait_turn(self, url: str, *, feed: bool = False) -> None:
+        """Sleep until ``url``'s host has a free turn in its lane, and take it.
+
+        ``get`` does this itself; a caller that does it first (to wait before it takes
+        a slot of its own) passes ``turn_taken=True`` to ``get``.
+        """
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:  # not a URL: get() refuses it, there is no host to wait for
+            return
+        delay = self.host_delay(host, feed=feed)
         if delay <= 0 or not host:
             return
+        await self._reserve(self._next_turn, (host, feed), delay)
+
+    async def _space_start(self, url: str, feed: bool) -> None:
+        """Keep starts ``delay`` apart once a connection slot is held: turns are spaced, but
+        requests that waited for a slot (a slow host) would otherwise start together."""
+        host = (urlsplit(url).hostname or "").lower()
+        delay = self.host_delay(host, feed=feed)
+        if delay > 0 and host:
+            await self._reserve(self._next_start, (host, feed), delay)
+
+    @staticmethod
+    async def _reserve(schedule: dict[tuple[str, bool], float], key: tuple[str, bool],
+                       delay: float) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        slot = max(now, self._next_slot.get(host, 0.0))
-        self._next_slot[host] = slot + delay
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        at = max(now, schedule.get(key, 0.0))
+        schedule[key] = at + delay
+        if at > now:
+            await asyncio.sleep(at - now)
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
@@ -292,16 +331,23 @@ class Fetcher:
             self._session = None
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                  accept: str | None = None, max_bytes: int | None = None) -> Response:
-        """GET with redirects, limits and the guard; raises a ``FetchError`` subclass."""
+                  accept: str | None = None, max_bytes: int | None = None, feed: bool = False,
+                  turn_taken: bool = False) -> Response:
+        """GET with redirects, limits and the guard; raises a ``FetchError`` subclass.
+
+        ``feed``: a feed poll (spaced apart from page fetches, see the module docstring);
+        ``turn_taken``: the caller already waited in ``wait_turn``.
+        """
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         deadline = self.settings.request_timeout
         check_url(url, allow_private=self.settings.allow_private_addresses)
-        # Waiting for this host's turn (a connection slot, then the spacing) is our own
-        # queue, not the server's slowness: the deadline starts once the request does.
+        # Waiting for this host's turn, then for a connection slot, is our own queue, not
+        # the server's slowness: the deadline starts once the request does.
+        if not turn_taken:
+            await self.wait_turn(url, feed=feed)
         async with self._host_slot(url):
-            await self._wait_turn(url)
+            await self._space_start(url, feed)
             started = time.monotonic()
             try:
                 async with asyncio.timeout(deadline):

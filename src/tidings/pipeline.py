@@ -155,8 +155,11 @@ class Pipeline:
             writes = self._writes = _Writes()
 
             async def one(feed: Feed) -> None:
+                # the host's turn first, then an in-flight slot: a publisher's many section
+                # feeds wait out their spacing without holding slots other hosts could use
+                await fetcher.wait_turn(feed.url, feed=True)
                 async with limit:
-                    result = await self.poll_feed(fetcher, feed)
+                    result = await self.poll_feed(fetcher, feed, turn_taken=True)
                 summary.results.append(result)
                 if len(writes) >= _Writes.FLUSH_AT:
                     writes.flush(self.store)
@@ -201,13 +204,18 @@ class Pipeline:
             self.store.sources.record_error(feed_id, message, next_poll_at=plan.next_poll_at,
                                             status=status)
 
-    async def poll_feed(self, fetcher: Fetcher, feed: Feed) -> FeedResult:
-        """Fetch, parse and ingest one feed; every failure ends as a recorded error."""
+    async def poll_feed(self, fetcher: Fetcher, feed: Feed, *,
+                        turn_taken: bool = False) -> FeedResult:
+        """Fetch, parse and ingest one feed; every failure ends as a recorded error.
+
+        ``turn_taken``: the caller already waited for the host's turn (``Fetcher.wait_turn``).
+        """
         assert feed.id is not None
         started = now_utc()
         try:
             response = await fetcher.get(feed.url, etag=feed.etag,
-                                         last_modified=feed.last_modified, accept=FEED_ACCEPT)
+                                         last_modified=feed.last_modified, accept=FEED_ACCEPT,
+                                         feed=True, turn_taken=turn_taken)
         except (FetchError, InvalidURL) as e:
             return self._feed_failed(feed, e, started)
         self._attempt(kind="feed", url=feed.url, feed_id=feed.id, started_at=started, ok=True,

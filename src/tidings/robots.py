@@ -11,7 +11,8 @@ host, and the RFC 9309 rules for a robots.txt that cannot be read:
 - 5xx, timeouts, connection failures: the site is treated as fully
   disallowed for a short while (``RETRY_AFTER_FAILURE``), then asked again.
 
-A ``Crawl-delay`` is handed to the fetcher as that host's request spacing.
+A ``Crawl-delay`` is handed to the fetcher as the spacing of that host's page fetches
+(not its feed polls; see ``fetch.py``).
 Feeds themselves are not checked against robots.txt: a feed URL is published
 to be polled (as every feed reader treats it).
 """
