@@ -178,6 +178,34 @@ def test_declared_english_is_checked_against_the_text() -> None:
     assert detect_language("Short.", "en-IN") == "en"  # too short to read: the declaration
 
 
+def _story(n: int) -> str:
+    return " ".join(
+        f"Paragraph {n}, sentence {i}: the council said the new bus routes start next month."
+        for i in range(5)
+    )
+
+
+def test_page_chrome_dropped_before_trafilatura_keeps_the_article() -> None:
+    body = "".join(f"<p>{_story(n)}</p>" for n in range(3))
+    script_in_text = (
+        "<p>The mayor<script>track();</script> said fares stay the same for students this year.</p>"
+    )
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><title>Bus routes | Courier</title>'
+        "<script>var ads = 1;</script></head><body><nav><p>Home</p><p>News</p></nav>"
+        f"<article><h1>Bus routes</h1>{body}{script_in_text}</article>"
+        "<footer><p>About us</p></footer></body></html>"
+    )
+    e = extract(page, "https://courier.example/news/bus")
+    assert e.ok and e.text.startswith("Paragraph 0, sentence 0")
+    assert "The mayor said fares stay the same for students this year." in e.text  # text after a script
+    assert "About us" not in e.text and "var ads" not in e.text
+    # a page whose only paragraphs sit inside an <aside> keeps them (trafilatura's recall restores them)
+    aside = page.replace("<article>", '<aside class="story">').replace("</article>", "</aside>")
+    e = extract(aside, "https://courier.example/news/bus")
+    assert e.ok and "Paragraph 2, sentence 4" in e.text
+
+
 # -- the pipeline falls back to the feed's text --------------------------------
 
 
