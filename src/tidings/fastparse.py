@@ -68,7 +68,6 @@ _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _ATTR_UNIT = r' [a-z\-]+="[^"]*"'
 _RELATIVE_URI_ATTR = r' (?:href|src|cite|longdesc)="(?![a-zA-Z][a-zA-Z0-9+.\-]*:)[^"]*"'
 _CANON_TAG = re.compile(rf"<([a-z][a-z0-9]*)((?:{_ATTR_UNIT}){{2,}}|{_RELATIVE_URI_ATTR})(/?)>")
-_CLOSING_TAG = re.compile(r"</[a-z0-9]+>")
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
 
@@ -83,8 +82,9 @@ def _attr_escape(value: str) -> str:
 
 
 def _canonical_tag(m: re.Match[str], base: str) -> str:
+    tag, attrs, slash = m.groups()
     out = []
-    for name, value in _ATTR.findall(m.group(2)):
+    for name, value in _ATTR.findall(attrs):
         if name in _URI_ATTRIBUTES and not _ABSOLUTE.match(value):
             raw = html.unescape(value).strip()
             if not raw:  # emptied by a sanitiser (javascript: and friends): drop it
@@ -97,7 +97,7 @@ def _canonical_tag(m: re.Match[str], base: str) -> str:
         out.append((name, value))
     if len(out) > 1:
         out.sort()
-    return "<" + m.group(1) + "".join(f' {k}="{v}"' for k, v in out) + m.group(3) + ">"
+    return "".join(["<", tag, *[f' {k}="{v}"' for k, v in out], slash, ">"])
 
 
 def clean_html(fragment: str | None, base: str = "") -> str | None:
@@ -120,7 +120,8 @@ def _strip_before_closing_tags(text: str) -> str:
     i = len(text)
     while i and text[i - 1] == ">":
         j = text.rfind("</", 0, i)
-        if j < 0 or not _CLOSING_TAG.fullmatch(text, j, i):
+        name = text[j + 2 : i - 1]  # a closing tag is </[a-z0-9]+> (string tests: hot path)
+        if j < 0 or not (name.isascii() and name.isalnum() and (name.islower() or name.isdigit())):
             break
         i = j
     k = i
@@ -247,11 +248,14 @@ def _check_lang(root: Any, body: bytes) -> str | None:
     return lang.strip().replace("_", "-") if lang and lang.strip() else None
 
 
-def _text(el: Any, *, plain: bool = False) -> str | None:
+def _text(el: Any, plain: bool = False) -> str | None:
     """Text of a leaf element, stripped; declines on child elements."""
     if len(el):
         raise _Decline(f"markup inside <{el.tag}>")
-    text = (el.text or "").strip()
+    text = el.text
+    if not text:
+        return None
+    text = text.strip()
     if plain and ("<" in text or "&" in text) and _HTMLISH.search(text):
         raise _Decline(f"HTML-looking text in <{el.tag}>")
     return text or None
@@ -345,11 +349,13 @@ def _add_image(images: list[tuple[int, str]] | None, priority: int,
     return images
 
 
-def _image_from_media(el: Any, images: list[tuple[int, str]] | None) -> list[tuple[int, str]] | None:
+def _image_from_media(
+    el: Any, tag: str, images: list[tuple[int, str]] | None
+) -> list[tuple[int, str]] | None:
     href = el.get("url")
     if not href:
         return images
-    if el.tag == MEDIA_THUMBNAIL:
+    if tag == MEDIA_THUMBNAIL:
         return _add_image(images, 0, href)
     if el.get("medium") == "image" or (el.get("type") or "").startswith("image/"):
         return _add_image(images, 1, href)
@@ -387,7 +393,7 @@ def _rss(root: Any, body: bytes, url: str, max_items: int) -> ParsedFeed:
         elif tag in ("title", "link", "language"):
             _one(seen, tag)
             if tag == "title":
-                title = _text(el, plain=True)
+                title = _text(el, True)
             elif tag == "link":
                 link = _absolute(_text(el))
             else:
@@ -434,12 +440,12 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
             if (el.get("type") or "").startswith("image/") and el.get("url"):
                 images = _add_image(images, 2, el.get("url"))
         elif tag in (MEDIA_CONTENT, MEDIA_THUMBNAIL):
-            images = _image_from_media(el, images)
+            images = _image_from_media(el, tag, images)
         else:
             raise _Decline(f"item element <{tag}>")
     get = single.get
     el = get("title")
-    title = None if el is None else _text(el, plain=True)
+    title = None if el is None else _text(el, True)
     el = get("link")
     link = None if el is None else _absolute(_text(el))
     el = get("guid")
@@ -455,7 +461,7 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
     el = get(CONTENT_ENCODED)
     content = None if el is None else _markup(el)
     el = get(DC_CREATOR)
-    author = None if el is None else _text(el, plain=True)
+    author = None if el is None else _text(el, True)
     if summary is None:  # feedparser fills summary from the content
         summary = content
     if link is None and guid is not None and guid_is_link:
@@ -480,7 +486,7 @@ _ATOM_FEED_TAGS = frozenset(ATOM + t for t in (
 def _atom_text(el: Any, *, html_ok: bool) -> str | None:
     kind = (el.get("type") or "text").strip().lower()
     if kind in ("text", "text/plain"):
-        return _text(el, plain=not html_ok)
+        return _text(el, not html_ok)
     if html_ok and kind in ("html", "text/html"):
         return _markup(el)
     raise _Decline(f"atom text construct of type {kind!r}")
@@ -568,7 +574,7 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
                     tag_keys.add(key)
                     categories.append(term)
         elif tag in (MEDIA_CONTENT, MEDIA_THUMBNAIL):
-            images = _image_from_media(el, images)
+            images = _image_from_media(el, tag, images)
         else:
             raise _Decline(f"entry element <{tag}>")
     get = single.get
@@ -578,7 +584,7 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
         children = {c.tag for c in el}
         if children - {ATOM_NAME, ATOM_URI} or ATOM_NAME not in children:
             raise _Decline("author other than a name")
-        author = _text(el.find(ATOM_NAME), plain=True)
+        author = _text(el.find(ATOM_NAME), True)
     el = get(ATOM_TITLE)
     title = None if el is None else _atom_text(el, html_ok=False)
     el = get(ATOM_ID)
