@@ -9,9 +9,9 @@
    articles in N/10 stories from 200 publishers: plain ``executemany`` in
    transactions of 50,000 rows; the FTS5 index is kept by the schema's own
    triggers, as in production, then merged with FTS5 'optimize'. The 1M fill
-   took 735 s on the shared 2-core dev machine (printed at the end of the
-   fill; a 100,000-article fill takes about a minute). ``--db F --reuse``
-   measures an already filled file again.
+   takes 2.5 to 12 minutes on the shared 2-core dev machine, by its load (214 s
+   at load average 4; printed at the end of the fill). ``--db F --reuse``
+   measures an already filled file again, and ``--only NAME`` a few endpoints.
 2. Start ``--workers`` uvicorn processes (default 2, one per core) serving
    ``create_app`` on one 127.0.0.1 port (SO_REUSEPORT), apart from the client.
 3. For each endpoint, ``--concurrency`` aiohttp clients send requests for
@@ -52,15 +52,38 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-CATEGORIES = ["world", "business", "technology", "science", "sports", "health",
-              "entertainment", "politics"]
+CATEGORIES = ["world", "business", "technology", "science", "sports", "health", "entertainment", "politics"]
 TARGETS = {"home": (100.0, 300.0), "story": (100.0, 300.0), "search": (200.0, 0.0)}
 BATCH = 50_000
 
 
 def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
-    syll = ["ka", "ri", "to", "ne", "sa", "mu", "le", "po", "di", "va", "shi", "ran", "tel",
-            "gor", "bin", "mar", "ost", "ula", "pra", "den", "kov", "lis", "ter", "ame"]
+    syll = [
+        "ka",
+        "ri",
+        "to",
+        "ne",
+        "sa",
+        "mu",
+        "le",
+        "po",
+        "di",
+        "va",
+        "shi",
+        "ran",
+        "tel",
+        "gor",
+        "bin",
+        "mar",
+        "ost",
+        "ula",
+        "pra",
+        "den",
+        "kov",
+        "lis",
+        "ter",
+        "ame",
+    ]
     words: set[str] = set()
     while len(words) < size:
         words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
@@ -83,38 +106,79 @@ def fill(path: Path, n_articles: int, seed: int = 7) -> None:
     con.execute("PRAGMA synchronous=OFF")
     con.execute("PRAGMA cache_size=-400000")
     con.executemany(
-        "INSERT INTO sources (id, name, home_url, country, language, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(i, f"Publisher {i:03d}", f"https://pub{i}.example/", rng.choice(["IN", "US", "GB", "CA"]),
-          "en", _ts(now)) for i in range(1, 201)])
+        "INSERT INTO sources (id, name, home_url, country, language, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                i,
+                f"Publisher {i:03d}",
+                f"https://pub{i}.example/",
+                rng.choice(["IN", "US", "GB", "CA"]),
+                "en",
+                _ts(now),
+            )
+            for i in range(1, 201)
+        ],
+    )
     story_rows = []
     for s in range(1, n_stories + 1):
         title = " ".join(rng.choices(words, cum_weights=cum, k=8)).capitalize()
         first_id = (s - 1) * 10 + 1
         at = now - timedelta(minutes=(n_stories - s) * 5)
-        story_rows.append((s, title, None, first_id, first_id, _ts(at), _ts(at + timedelta(hours=3)),
-                           10, 6, rng.random() * 100, CATEGORIES[s % len(CATEGORIES)], "en"))
+        story_rows.append(
+            (
+                s,
+                title,
+                None,
+                first_id,
+                first_id,
+                _ts(at),
+                _ts(at + timedelta(hours=3)),
+                10,
+                6,
+                rng.random() * 100,
+                CATEGORIES[s % len(CATEGORIES)],
+                "en",
+            )
+        )
     con.execute("BEGIN")
     con.executemany(
         "INSERT INTO stories (id, title, summary, representative_article_id, first_article_id, "
         "first_seen_at, last_updated_at, article_count, publisher_count, hotness, category, "
-        "language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", story_rows)
+        "language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        story_rows,
+    )
     con.execute("COMMIT")
-    sql = ("INSERT INTO articles (id, url, canonical_url, title, text, html, author, published_at, "
-           "fetched_at, sort_at, language, source_id, publisher, extraction, story_id, topic) "
-           "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, 'en', ?, ?, 'page', ?, ?)")
+    sql = (
+        "INSERT INTO articles (id, url, canonical_url, title, text, html, author, published_at, "
+        "fetched_at, sort_at, language, source_id, publisher, extraction, story_id, topic) "
+        "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, 'en', ?, ?, 'page', ?, ?)"
+    )
     for start in range(1, n_articles + 1, BATCH):
         rows = []
         for i in range(start, min(start + BATCH, n_articles + 1)):
             story = (i - 1) // 10 + 1
             pub = rng.randint(1, 200)
             title = " ".join(rng.choices(words, cum_weights=cum, k=9)).capitalize()
-            body = "\n\n".join(" ".join(rng.choices(words, cum_weights=cum, k=30)) + "."
-                               for _ in range(2))
+            body = "\n\n".join(" ".join(rng.choices(words, cum_weights=cum, k=30)) + "." for _ in range(2))
             at = now - timedelta(minutes=(n_stories - story) * 5, seconds=rng.randint(0, 9000))
             url = f"https://pub{pub}.example/news/{i}"
-            rows.append((i, url, url, title, body, f"Reporter {pub}", _ts(at), _ts(at), _ts(at), pub,
-                         f"Publisher {pub:03d}", story, CATEGORIES[story % len(CATEGORIES)]))
+            rows.append(
+                (
+                    i,
+                    url,
+                    url,
+                    title,
+                    body,
+                    f"Reporter {pub}",
+                    _ts(at),
+                    _ts(at),
+                    _ts(at),
+                    pub,
+                    f"Publisher {pub:03d}",
+                    story,
+                    CATEGORIES[story % len(CATEGORIES)],
+                )
+            )
         con.execute("BEGIN")
         con.executemany(sql, rows)
         con.execute("COMMIT")
@@ -124,8 +188,10 @@ def fill(path: Path, n_articles: int, seed: int = 7) -> None:
     con.execute("INSERT INTO articles_fts(articles_fts) VALUES('optimize')")
     con.execute("ANALYZE")
     con.close()
-    print(f"fill: {n_articles:,} articles in {n_stories:,} stories took "
-          f"{time.monotonic() - started:.0f}s", flush=True)
+    print(
+        f"fill: {n_articles:,} articles in {n_stories:,} stories took {time.monotonic() - started:.0f}s",
+        flush=True,
+    )
 
 
 def _ts(dt: datetime) -> str:
@@ -205,13 +271,20 @@ async def load(base: str, urls: list[str], seconds: float, concurrency: int) -> 
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - t_start
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": q[49], "p95": q[94],
-            "p99": q[98], "errors": errors}
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+        "errors": errors,
+    }
 
 
 def cursor_at(con: sqlite3.Connection, depth: int) -> str:
-    sort_at, aid = con.execute("SELECT sort_at, id FROM articles ORDER BY sort_at DESC, id DESC "
-                               "LIMIT 1 OFFSET ?", (depth,)).fetchone()
+    sort_at, aid = con.execute(
+        "SELECT sort_at, id FROM articles ORDER BY sort_at DESC, id DESC LIMIT 1 OFFSET ?", (depth,)
+    ).fetchone()
     ts = datetime.fromisoformat(sort_at).replace(tzinfo=UTC).timestamp()
     return base64.urlsafe_b64encode(f"{ts:.6f}:{aid}".encode()).decode().rstrip("=")
 
@@ -225,12 +298,15 @@ def offset_vs_keyset(con: sqlite3.Connection, depth: int) -> tuple[float, float]
             runs.append((time.perf_counter() - t0) * 1000)
         return min(runs)
 
-    at, aid = con.execute("SELECT sort_at, id FROM articles ORDER BY sort_at DESC, id DESC "
-                          "LIMIT 1 OFFSET ?", (depth,)).fetchone()
-    naive = timed("SELECT * FROM articles ORDER BY sort_at DESC, id DESC LIMIT 30 OFFSET ?",
-                  (depth,))
-    keyset = timed("SELECT * FROM articles WHERE sort_at <= ? AND (sort_at < ? OR id < ?) "
-                   "ORDER BY sort_at DESC, id DESC LIMIT 30", (at, at, aid))
+    at, aid = con.execute(
+        "SELECT sort_at, id FROM articles ORDER BY sort_at DESC, id DESC LIMIT 1 OFFSET ?", (depth,)
+    ).fetchone()
+    naive = timed("SELECT * FROM articles ORDER BY sort_at DESC, id DESC LIMIT 30 OFFSET ?", (depth,))
+    keyset = timed(
+        "SELECT * FROM articles WHERE sort_at <= ? AND (sort_at < ? OR id < ?) "
+        "ORDER BY sort_at DESC, id DESC LIMIT 30",
+        (at, at, aid),
+    )
     return naive, keyset
 
 
@@ -242,9 +318,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn server processes")
-    ap.add_argument("--only", action="append", default=[], metavar="NAME",
-                    help="measure only endpoints whose name contains NAME (repeatable; the "
-                         "static baseline always runs)")
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure only endpoints whose name contains NAME (repeatable; the static baseline always runs)",
+    )
     args = ap.parse_args()
 
     tmp = None
@@ -275,16 +355,16 @@ def main() -> None:
         "story": [f"/story/{rng.randint(1, n_stories)}" for _ in range(2000)],
         "article": [f"/article/{rng.randint(1, n_articles)}" for _ in range(2000)],
         "search": [f"/search?q={rng.choice(mid)}+{rng.choice(mid)}" for _ in range(500)],
-        "search phrase": [f"/search?q=%22{rng.choice(words[:300])}+{rng.choice(words[:300])}%22"
-                          for _ in range(500)],
+        "search phrase": [
+            f"/search?q=%22{rng.choice(words[:300])}+{rng.choice(words[:300])}%22" for _ in range(500)
+        ],
         "api articles": ["/api/articles?limit=30"],
         "api stories": ["/api/stories?limit=30"],
         "api search": [f"/api/search?q={rng.choice(mid)}" for _ in range(500)],
     }
 
     if args.only:
-        urls = {k: v for k, v in urls.items()
-                if k.startswith("static") or any(o in k for o in args.only)}
+        urls = {k: v for k, v in urls.items() if k.startswith("static") or any(o in k for o in args.only)}
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -295,12 +375,13 @@ def main() -> None:
     try:
         for proc in procs:
             asyncio.run(wait_up(base, proc))
-        print(f"\nweb benchmark: {n_articles:,} articles, {n_stories:,} stories, SQLite, "
-              f"{args.workers} uvicorn worker(s), {args.concurrency} concurrent clients, "
-              f"{args.seconds:g}s each, "
-              f"{os.cpu_count()} CPUs")
-        print(f"{'endpoint':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
-              "  target")
+        print(
+            f"\nweb benchmark: {n_articles:,} articles, {n_stories:,} stories, SQLite, "
+            f"{args.workers} uvicorn worker(s), {args.concurrency} concurrent clients, "
+            f"{args.seconds:g}s each, "
+            f"{os.cpu_count()} CPUs"
+        )
+        print(f"{'endpoint':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}  target")
         for name, paths in urls.items():
             asyncio.run(load(base, paths[:50], 1.0, 4))  # warm up
             r = asyncio.run(load(base, paths, args.seconds, args.concurrency))
@@ -310,14 +391,22 @@ def main() -> None:
             if key:
                 p95_max, rps_min = TARGETS[key]
                 ok = r["p95"] < p95_max and r["rps"] >= rps_min and r["errors"] == 0
-                verdict = (f"p95<{p95_max:g}" + (f", >={rps_min:g}/s" if rps_min else "")
-                           + (": PASS" if ok else ": FAIL"))
+                verdict = (
+                    f"p95<{p95_max:g}"
+                    + (f", >={rps_min:g}/s" if rps_min else "")
+                    + (": PASS" if ok else ": FAIL")
+                )
                 if not ok:
                     failed.append(name)
-            print(f"{name:<20}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
-                  f"{r['errors']:>8.0f}  {verdict}", flush=True)
-        print(f"\nbaseline naive-offset: home list at depth {depth:,} with OFFSET: {naive_ms:.1f} ms "
-              f"per query; keyset cursor (what the pages use): {keyset_ms:.2f} ms")
+            print(
+                f"{name:<20}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
+                f"{r['errors']:>8.0f}  {verdict}",
+                flush=True,
+            )
+        print(
+            f"\nbaseline naive-offset: home list at depth {depth:,} with OFFSET: {naive_ms:.1f} ms "
+            f"per query; keyset cursor (what the pages use): {keyset_ms:.2f} ms"
+        )
     finally:
         for proc in procs:
             proc.terminate()

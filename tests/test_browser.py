@@ -31,10 +31,19 @@ from .test_web import ADMIN_TOKEN, EVIL_PUBLISHER, Site, site  # noqa: F401  (mo
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("TIDINGS_CHROMIUM") or shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM = (
+    os.environ.get("TIDINGS_CHROMIUM")
+    or shutil.which("chromium")
+    or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +54,7 @@ def base_url(browser: Any, site: Site) -> Iterator[str]:  # noqa: F811
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(site.settings, site.store), log_level="warning",
-                            access_log=False)
+    config = uvicorn.Config(create_app(site.settings, site.store), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -65,8 +73,9 @@ def base_url(browser: Any, site: Site) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="Playwright for Python is not installed (pip install -e '.[test]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed (pip install -e '.[test]')"
+    )
     if not CHROMIUM:
         pytest.skip("no Chromium binary found (apt-get install chromium, or set TIDINGS_CHROMIUM)")
     with sync_api.sync_playwright() as p:
@@ -192,7 +201,8 @@ def test_search_and_paginate(site: Site, base_url: str, tab) -> None:  # noqa: F
     seen: list[str] = []
     while True:
         seen += page.locator(".cards:not(.stories) .card-title a").evaluate_all(
-            "els => els.map(e => e.getAttribute('href'))")
+            "els => els.map(e => e.getAttribute('href'))"
+        )
         older = page.locator("a[rel=next]")
         if older.count() == 0:
             break
@@ -203,14 +213,20 @@ def test_search_and_paginate(site: Site, base_url: str, tab) -> None:  # noqa: F
 
 
 def test_phone_viewport(site: Site, browser: Any, base_url: str) -> None:  # noqa: F811
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     page = context.new_page()
     watch = Watch(base_url)
     watch.attach(page)
     try:
-        for path in ("/", f"/story/{site.story_id}", f"/article/{site.ids['india']}",
-                     "/search?q=council", f"/publisher/{site.store.sources.list_sources()[0].id}"):
+        for path in (
+            "/",
+            f"/story/{site.story_id}",
+            f"/article/{site.ids['india']}",
+            "/search?q=council",
+            f"/publisher/{site.store.sources.list_sources()[0].id}",
+        ):
             visit(page, watch, base_url + path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, (path, overflow)  # no sideways scrolling on a phone
@@ -248,11 +264,19 @@ def test_keyboard_and_no_javascript(site: Site, browser: Any, base_url: str, tab
 def test_xss_corpus_runs_no_script(site: Site, base_url: str, tab) -> None:  # noqa: F811
     """Every stored article (hostile publisher and sanitiser cases) and every list page."""
     page, watch = tab
-    page.add_init_script("window.alert = window.confirm = window.prompt = "
-                         "function () { window.__pwned = 'dialog'; };")
+    page.add_init_script(
+        "window.alert = window.confirm = window.prompt = function () { window.__pwned = 'dialog'; };"
+    )
     evil = next(s for s in site.store.sources.list_sources() if s.name == EVIL_PUBLISHER)
-    paths = ["/", f"/publisher/{evil.id}", "/search?q=script", "/search?q=alert",
-             "/search?q=onerror", "/search?q=%22javascript%22", "/admin"]
+    paths = [
+        "/",
+        f"/publisher/{evil.id}",
+        "/search?q=script",
+        "/search?q=alert",
+        "/search?q=onerror",
+        "/search?q=%22javascript%22",
+        "/admin",
+    ]
     paths += [f"/article/{a.id}" for a in site.store.articles.iter_all()]
     for path in paths:
         visit(page, watch, base_url + path)

@@ -36,9 +36,10 @@ NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 def test_parse_query_terms_phrases_exclusions() -> None:
     assert parse_query('tram "city council" -festival') == ParsedQuery(
-        ("tram",), (("city", "council"),), ("festival",))
+        ("tram",), (("city", "council"),), ("festival",)
+    )
     assert parse_query("India-Canada") == ParsedQuery((), (("india", "canada"),), ())
-    assert parse_query('  AND OR NOT "" - * ') .empty
+    assert parse_query('  AND OR NOT "" - * ').empty
     assert parse_query('"unclosed phrase here').phrases == (("unclosed", "phrase", "here"),)
     assert parse_query("दिल्ली बारिश").terms == ("दिल्ली", "बारिश")
 
@@ -56,8 +57,7 @@ def test_highlight_escapes_and_balances() -> None:
 @pytest.fixture(scope="module")
 def fts() -> Iterator[sqlite3.Connection]:
     con = sqlite3.connect(":memory:")
-    con.execute("CREATE VIRTUAL TABLE t USING fts5(title, text, "
-                "tokenize='unicode61 remove_diacritics 2')")
+    con.execute("CREATE VIRTUAL TABLE t USING fts5(title, text, tokenize='unicode61 remove_diacritics 2')")
     con.execute("INSERT INTO t VALUES ('tram line', 'the council approved a tram line')")
     yield con
     con.close()
@@ -95,18 +95,40 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         store.close()
 
 
-def _add(store: Store, source: Source, n: int, title: str, text: str, *, days_ago: int = 0,
-         language: str = "en", topic: str | None = None) -> int:
+def _add(
+    store: Store,
+    source: Source,
+    n: int,
+    title: str,
+    text: str,
+    *,
+    days_ago: int = 0,
+    language: str = "en",
+    topic: str | None = None,
+) -> int:
     at = NOW - timedelta(days=days_ago)
-    aid = store.articles.insert(Article(
-        None, f"https://x.example/{n}", f"https://x.example/{n}", title, text, "",
-        publisher=source.name, source_id=source.id, feed_id=None, fetched_at=at,
-        published_at=at, language=language))
+    aid = store.articles.insert(
+        Article(
+            None,
+            f"https://x.example/{n}",
+            f"https://x.example/{n}",
+            title,
+            text,
+            "",
+            publisher=source.name,
+            source_id=source.id,
+            feed_id=None,
+            fetched_at=at,
+            published_at=at,
+            language=language,
+        )
+    )
     assert aid is not None
     if topic:
         from sqlalchemy import update
 
         from tidings.store.schema import articles
+
         with store.engine.begin() as conn:
             conn.execute(update(articles).where(articles.c.id == aid).values(topic=topic))
     return aid
@@ -117,22 +139,46 @@ def corpus(db: Store) -> tuple[Store, dict[str, int], dict[str, Source]]:
     planet = db.sources.add_source(Source(None, "The Daily Planet", country="US"))
     gazette = db.sources.add_source(Source(None, "The Gazette", country="IN"))
     ids = {
-        "tram_title": _add(db, planet, 1, "City council approves new tram line",
-                           "The vote was close. Construction starts next spring.", topic="politics"),
-        "tram_body": _add(db, gazette, 2, "Budget day",
-                          "Among many items, a tram was mentioned once in passing by the mayor.",
-                          days_ago=3, topic="business"),
-        "council": _add(db, gazette, 3, "Harbour festival moves to June",
-                        "The council said the festival will move. <script>alert(1)</script>",
-                        days_ago=10, language="hi"),
-        "phrase": _add(db, planet, 4, "Work plan agreed",
-                       "India and Canada agreed on a work plan for security.", days_ago=1),
-        "scattered": _add(db, planet, 5, "Plans at work",
-                          "Work resumed. The plan was old.", days_ago=2),
+        "tram_title": _add(
+            db,
+            planet,
+            1,
+            "City council approves new tram line",
+            "The vote was close. Construction starts next spring.",
+            topic="politics",
+        ),
+        "tram_body": _add(
+            db,
+            gazette,
+            2,
+            "Budget day",
+            "Among many items, a tram was mentioned once in passing by the mayor.",
+            days_ago=3,
+            topic="business",
+        ),
+        "council": _add(
+            db,
+            gazette,
+            3,
+            "Harbour festival moves to June",
+            "The council said the festival will move. <script>alert(1)</script>",
+            days_ago=10,
+            language="hi",
+        ),
+        "phrase": _add(
+            db,
+            planet,
+            4,
+            "Work plan agreed",
+            "India and Canada agreed on a work plan for security.",
+            days_ago=1,
+        ),
+        "scattered": _add(db, planet, 5, "Plans at work", "Work resumed. The plan was old.", days_ago=2),
     }
     with db.engine.begin() as conn:
-        eid = conn.execute(insert(entities).values(kind="country", name="India", code="IN")
-                           ).inserted_primary_key[0]
+        eid = conn.execute(
+            insert(entities).values(kind="country", name="India", code="IN")
+        ).inserted_primary_key[0]
         conn.execute(insert(mentions).values(article_id=ids["phrase"], entity_id=eid, count=1))
     return db, ids, {"planet": planet, "gazette": gazette}
 
@@ -171,8 +217,7 @@ def test_filters(corpus) -> None:  # type: ignore[no-untyped-def]
     assert _ids(s("council", filters=recent)) == [ids["tram_title"]]
     # country: the publisher's country, or a country the article mentions
     assert set(_ids(s("work", filters=SearchFilters(country="IN")))) == {ids["phrase"]}
-    assert set(_ids(s("work", filters=SearchFilters(country="us")))) == {ids["phrase"],
-                                                                          ids["scattered"]}
+    assert set(_ids(s("work", filters=SearchFilters(country="us")))) == {ids["phrase"], ids["scattered"]}
     assert _ids(s("work", filters=SearchFilters(country="GB"))) == []
 
 
@@ -207,18 +252,22 @@ def test_single_term_and_phrase_rank_is_fts5_bm25(tmp_path: Path) -> None:
             title = rng.choices(words, k=rng.randint(2, 8))
             body = rng.choices(words, k=rng.randint(3, 60))
             if n % 4 == 0:  # the phrase, at times twice
-                body[rng.randrange(len(body)):0] = ["tram", "line"] * rng.randint(1, 2)
+                body[rng.randrange(len(body)) : 0] = ["tram", "line"] * rng.randint(1, 2)
             if n % 9 == 0:
                 title[:0] = ["tram", "line"]
-            _add(store, src, n, " ".join(title).capitalize(), " ".join(body) + ".",
-                 days_ago=n % 9)
+            _add(store, src, n, " ".join(title).capitalize(), " ".join(body) + ".", days_ago=n % 9)
         with store.engine.connect() as conn:
-            for raw, match in (("tram", '"tram"'), ('"tram line"', '"tram line"'),
-                               ('"tram line" -vote', '"tram line" NOT "vote"'),
-                               ('"line council"', '"line council"')):
+            for raw, match in (
+                ("tram", '"tram"'),
+                ('"tram line"', '"tram line"'),
+                ('"tram line" -vote', '"tram line" NOT "vote"'),
+                ('"line council"', '"line council"'),
+            ):
                 want = conn.exec_driver_sql(
                     "SELECT rowid, bm25(articles_fts, 8.0, 1.0) AS s FROM articles_fts "
-                    "WHERE articles_fts MATCH ? ORDER BY s, rowid DESC", (match,)).all()
+                    "WHERE articles_fts MATCH ? ORDER BY s, rowid DESC",
+                    (match,),
+                ).all()
                 page = store.search.search(raw, limit=200)
                 assert len(want) > 3 and [h.article.id for h in page.hits] == [r[0] for r in want]
                 if "-" not in raw:  # FTS5's IDF counts excluded rows too: the same order, other scores

@@ -38,8 +38,9 @@ from tidings.web.pages import fold_wire_copies
 
 from .conftest import DATA, SHARED, PublisherServer
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
-                       "awAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 EVIL_PUBLISHER = '<img src=x onerror="window.__pwned=1">Evil "Publisher" <script>alert(1)</script>'
 ADMIN_TOKEN = "correct horse battery staple"
 SANITIZE = SHARED / "conformance" / "feedparser" / "wellformed" / "sanitize"
@@ -75,18 +76,24 @@ def sanitize_feed(base: str) -> tuple[str, int]:
                 f"<item><title>{xml_escape(path.stem + ' ' + payload[:120])}</title>"
                 f"<link>{base}/xss/case-{n}.html</link><guid>case-{n}</guid>"
                 f"<pubDate>Wed, 25 Nov 2026 08:00:00 GMT</pubDate>"
-                f"<description>{xml_escape(payload)}</description></item>")
-    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Sanitiser cases</title><link>{base}/xss/</link><description>cases</description>"
-            + "".join(items) + "</channel></rss>")
+                f"<description>{xml_escape(payload)}</description></item>"
+            )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Sanitiser cases</title><link>{base}/xss/</link><description>cases</description>"
+        + "".join(items)
+        + "</channel></rss>"
+    )
     return body, len(items)
 
 
 def build_site(server: PublisherServer, settings: Settings) -> Site:
     settings = dataclasses.replace(settings, admin_token=ADMIN_TOKEN)
-    server.add("/xss/rss.xml", server.base.join(
-        (DATA / "xss" / "xss.rss").read_text(encoding="utf-8").split("{base}")),
-        content_type="application/rss+xml")
+    server.add(
+        "/xss/rss.xml",
+        server.base.join((DATA / "xss" / "xss.rss").read_text(encoding="utf-8").split("{base}")),
+        content_type="application/rss+xml",
+    )
     # page1, page2 and page4 are missing (404): their feed items are used as they are
     server.add("/xss/page3.html", (DATA / "xss" / "page.html").read_bytes())
     server.add("/xss/pic.png", PNG, content_type="image/png")
@@ -112,59 +119,106 @@ def build_site(server: PublisherServer, settings: Settings) -> Site:
     def find(prefix: str) -> Article:
         return next(a for t, a in by_title.items() if t.startswith(prefix))
 
-    ids = {"india": find("India and Canada").id, "tram": find("City council").id,
-           "harbour": find("Harbour festival").id, "markets": find("Markets close").id,
-           "cafe": find("Café owners").id, "picture": find("Picture story").id,
-           "xss_title": find("<script>").id, "xss_page": find("Hostile page").id,
-           "xss_attr": find('">').id, "hindi": find("दिल्ली").id}
+    ids = {
+        "india": find("India and Canada").id,
+        "tram": find("City council").id,
+        "harbour": find("Harbour festival").id,
+        "markets": find("Markets close").id,
+        "cafe": find("Café owners").id,
+        "picture": find("Picture story").id,
+        "xss_title": find("<script>").id,
+        "xss_page": find("Hostile page").id,
+        "xss_attr": find('">').id,
+        "hindi": find("दिल्ली").id,
+    }
     assert all(ids.values())
     with store.engine.begin() as conn:
-        line = conn.execute(insert(storylines).values(
-            title="India-Canada relations", first_seen_at=datetime(2026, 11, 19, tzinfo=UTC),
-            last_updated_at=datetime(2026, 11, 21, tzinfo=UTC))).inserted_primary_key[0]
-        earlier = conn.execute(insert(stories).values(
-            title="Diplomats return to Ottawa and New Delhi", summary=None,
-            first_seen_at=datetime(2026, 11, 19, tzinfo=UTC), article_count=1, publisher_count=1,
-            hotness=1.0, storyline_id=line, category="world",
-            representative_article_id=ids["cafe"], first_article_id=ids["cafe"],
-        )).inserted_primary_key[0]
-        story = conn.execute(insert(stories).values(
-            title="India and Canada agree on a security work plan",
-            summary="The two countries agreed a work plan on security.",
-            first_seen_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
-            last_updated_at=datetime(2026, 11, 21, tzinfo=UTC), article_count=3,
-            publisher_count=3, hotness=1e9, storyline_id=line, category="world",
-            representative_article_id=ids["india"], first_article_id=ids["india"],
-        )).inserted_primary_key[0]
+        line = conn.execute(
+            insert(storylines).values(
+                title="India-Canada relations",
+                first_seen_at=datetime(2026, 11, 19, tzinfo=UTC),
+                last_updated_at=datetime(2026, 11, 21, tzinfo=UTC),
+            )
+        ).inserted_primary_key[0]
+        earlier = conn.execute(
+            insert(stories).values(
+                title="Diplomats return to Ottawa and New Delhi",
+                summary=None,
+                first_seen_at=datetime(2026, 11, 19, tzinfo=UTC),
+                article_count=1,
+                publisher_count=1,
+                hotness=1.0,
+                storyline_id=line,
+                category="world",
+                representative_article_id=ids["cafe"],
+                first_article_id=ids["cafe"],
+            )
+        ).inserted_primary_key[0]
+        story = conn.execute(
+            insert(stories).values(
+                title="India and Canada agree on a security work plan",
+                summary="The two countries agreed a work plan on security.",
+                first_seen_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+                last_updated_at=datetime(2026, 11, 21, tzinfo=UTC),
+                article_count=3,
+                publisher_count=3,
+                hotness=1e9,
+                storyline_id=line,
+                category="world",
+                representative_article_id=ids["india"],
+                first_article_id=ids["india"],
+            )
+        ).inserted_primary_key[0]
         for i in (ids["india"], ids["hindi"], ids["markets"]):
-            conn.execute(update(articles).where(articles.c.id == i).values(story_id=story,
-                                                                             topic="world"))
-        conn.execute(update(articles).where(articles.c.id == ids["markets"])
-                     .values(duplicate_of=ids["india"]))  # folded as a wire copy
-        conn.execute(update(articles).where(articles.c.id == ids["cafe"])
-                     .values(story_id=earlier, topic="world"))
-        conn.execute(insert(stories).values(
-            title="Tram line approved", first_seen_at=datetime(2026, 11, 21, tzinfo=UTC),
-            article_count=1, publisher_count=1, hotness=5.0, category="local",
-            representative_article_id=ids["tram"], first_article_id=ids["tram"]))
+            conn.execute(update(articles).where(articles.c.id == i).values(story_id=story, topic="world"))
+        conn.execute(
+            update(articles).where(articles.c.id == ids["markets"]).values(duplicate_of=ids["india"])
+        )  # folded as a wire copy
+        conn.execute(
+            update(articles).where(articles.c.id == ids["cafe"]).values(story_id=earlier, topic="world")
+        )
+        conn.execute(
+            insert(stories).values(
+                title="Tram line approved",
+                first_seen_at=datetime(2026, 11, 21, tzinfo=UTC),
+                article_count=1,
+                publisher_count=1,
+                hotness=5.0,
+                category="local",
+                representative_article_id=ids["tram"],
+                first_article_id=ids["tram"],
+            )
+        )
         # the enrich stage may have found Canada already; the test needs it either way
-        entity = conn.execute(select(entities.c.id).where(entities.c.kind == "country",
-                                                          entities.c.name == "Canada")).scalar()
+        entity = conn.execute(
+            select(entities.c.id).where(entities.c.kind == "country", entities.c.name == "Canada")
+        ).scalar()
         if entity is None:
-            entity = conn.execute(insert(entities).values(kind="country", name="Canada",
-                                                          code="CA")).inserted_primary_key[0]
-        if conn.execute(select(mentions.c.count).where(mentions.c.entity_id == entity,
-                                                       mentions.c.article_id == ids["india"])
-                        ).first() is None:
-            conn.execute(insert(mentions).values(article_id=ids["india"], entity_id=entity,
-                                                 count=2))
+            entity = conn.execute(
+                insert(entities).values(kind="country", name="Canada", code="CA")
+            ).inserted_primary_key[0]
+        if (
+            conn.execute(
+                select(mentions.c.count).where(
+                    mentions.c.entity_id == entity, mentions.c.article_id == ids["india"]
+                )
+            ).first()
+            is None
+        ):
+            conn.execute(insert(mentions).values(article_id=ids["india"], entity_id=entity, count=2))
     return Site(settings, store, server, ids, int(story), int(earlier), int(entity), n_cases)
 
 
 def site_settings(tmp: Path) -> Settings:
-    return load_settings(environ={}, config_file=None, database_url=f"sqlite:///{tmp / 'site.db'}",
-                         allow_private_addresses=True, request_timeout=5.0,
-                         max_body_bytes=2_000_000, request_spacing=0.0)
+    return load_settings(
+        environ={},
+        config_file=None,
+        database_url=f"sqlite:///{tmp / 'site.db'}",
+        allow_private_addresses=True,
+        request_timeout=5.0,
+        max_body_bytes=2_000_000,
+        request_spacing=0.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +259,14 @@ def assert_safe_html(html: str) -> None:
 
 def test_every_page_type_renders_safely(site: Site, client: TestClient) -> None:
     ids = site.ids
-    pages = ["/", f"/story/{site.story_id}", "/category/world", "/search?q=script",
-             "/search?q=festival", "/admin"]
+    pages = [
+        "/",
+        f"/story/{site.story_id}",
+        "/category/world",
+        "/search?q=script",
+        "/search?q=festival",
+        "/admin",
+    ]
     pages += [f"/article/{i}" for i in ids.values()]
     pages += [f"/publisher/{s.id}" for s in site.store.sources.list_sources()]
     pages += [f"/article/{a.id}" for a in site.store.articles.iter_all()]  # the sanitiser cases
@@ -264,8 +324,10 @@ def test_fold_wire_copies() -> None:
 def test_article_page(site: Site, client: TestClient) -> None:
     page = client.get(f"/article/{site.ids['india']}").text
     assert "Read the original at The Daily Planet" in page
-    assert ("This story is auto aggregated by a computer programme and has not been created "
-            "or edited by tidings. Publisher: The Daily Planet") in page
+    assert (
+        "This story is auto aggregated by a computer programme and has not been created "
+        "or edited by tidings. Publisher: The Daily Planet"
+    ) in page
     assert f'href="/story/{site.story_id}"' in page
     pic = client.get(f"/article/{site.ids['picture']}").text
     assert f'src="/img/{site.ids["picture"]}"' in pic
@@ -307,7 +369,9 @@ def test_api(site: Site, client: TestClient) -> None:
     assert len(seen) == len(set(seen)) and site.other_story_id in seen
     one = client.get(f"/api/stories/{site.story_id}").json()
     assert one["article_count"] == 3 and {a["publisher"] for a in one["articles"]} >= {
-        "The Daily Planet", "The Gazette"}
+        "The Daily Planet",
+        "The Gazette",
+    }
     found = client.get("/api/search", params={"q": "tram", "limit": 1}).json()
     assert found["items"][0]["id"] == site.ids["tram"] and "<mark>" in found["items"][0]["title_html"]
     assert found["query"]["terms"] == ["tram"]
@@ -320,9 +384,13 @@ def test_api(site: Site, client: TestClient) -> None:
     assert {"id": site.entity_id, "kind": "country", "name": "Canada", "code": "CA"} in ents
     mentioned = client.get(f"/api/entities/{site.entity_id}/articles").json()
     assert site.ids["india"] in [a["id"] for a in mentioned["items"]]
-    for path, status in (("/api/stories/999", 404), ("/api/search", 422),
-                         ("/api/search?q=x&sort=sideways", 422), ("/api/stories?cursor=%%", 400),
-                         ("/api/entities/99999/articles", 404)):
+    for path, status in (
+        ("/api/stories/999", 404),
+        ("/api/search", 422),
+        ("/api/search?q=x&sort=sideways", 422),
+        ("/api/stories?cursor=%%", 400),
+        ("/api/entities/99999/articles", 404),
+    ):
         r = client.get(path)
         assert r.status_code == status, path
         assert r.json()["error"]["status"] == status
@@ -337,8 +405,14 @@ def test_api(site: Site, client: TestClient) -> None:
     assert site.ids["hindi"] in {a["id"] for a in hindi} and all(a["language"] == "hi" for a in hindi)
     assert client.get("/api/articles", params={"country": "India"}).status_code == 422
     spec = client.get("/openapi.json").json()
-    assert {"/api/articles", "/api/stories", "/api/search", "/api/publishers",
-            "/api/entities", "/api/sources"} <= set(spec["paths"])
+    assert {
+        "/api/articles",
+        "/api/stories",
+        "/api/search",
+        "/api/publishers",
+        "/api/entities",
+        "/api/sources",
+    } <= set(spec["paths"])
     assert client.get("/api/docs").status_code == 200
 
 
@@ -372,11 +446,21 @@ def test_api_docs_self_hosted(client: TestClient) -> None:
 
 def test_openapi_30_rewrites() -> None:
     assert openapi_30({"openapi": "3.1.0", "anyOf": [{"$ref": "#/x"}, {"type": "null"}]}) == {
-        "openapi": "3.0.3", "allOf": [{"$ref": "#/x"}], "nullable": True}
+        "openapi": "3.0.3",
+        "allOf": [{"$ref": "#/x"}],
+        "nullable": True,
+    }
     assert openapi_30({"type": ["integer", "null"], "exclusiveMinimum": 0, "const": 3}) == {
-        "type": "integer", "nullable": True, "minimum": 0, "exclusiveMinimum": True, "enum": [3]}
+        "type": "integer",
+        "nullable": True,
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "enum": [3],
+    }
     assert openapi_30({"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]}) == {
-        "anyOf": [{"type": "integer"}, {"type": "string"}], "nullable": True}
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+        "nullable": True,
+    }
 
 
 def _csrf(html: str) -> str:
@@ -399,27 +483,44 @@ def test_admin_login_csrf_add_and_remove(site: Site, client: TestClient) -> None
     # no CSRF token, a wrong one, or a foreign origin: refused
     assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 403
     assert client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": "0" * 64}).status_code == 403
-    assert client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": csrf},
-                       headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        client.post(
+            "/admin/login",
+            data={"token": ADMIN_TOKEN, "csrf": csrf},
+            headers={"Origin": "https://evil.example"},
+        ).status_code
+        == 403
+    )
     assert client.post("/admin/login", data={"token": "guess", "csrf": csrf}).status_code == 401
     # a client without the nonce cookie cannot replay the token
     stranger = TestClient(create_app(site.settings, site.store))
     assert stranger.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": csrf}).status_code == 403
     # not signed in: adding is refused even with a valid CSRF token
-    assert client.post("/admin/sources", data={"csrf": csrf, "name": "X",
-                                                "feed_url": "https://x.example/f"}).status_code == 401
-    r = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": csrf},
-                    follow_redirects=False)
+    assert (
+        client.post(
+            "/admin/sources", data={"csrf": csrf, "name": "X", "feed_url": "https://x.example/f"}
+        ).status_code
+        == 401
+    )
+    r = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
     assert "samesite=strict" in r.headers["set-cookie"].lower()
     dash = client.get("/admin").text
     assert "Add a source" in dash and "/bad/500.xml" in dash
     assert_safe_html(dash)  # the hostile publisher's name is escaped here too
-    bad = client.post("/admin/sources", data={"csrf": csrf, "name": "Local",
-                                              "feed_url": "file:///etc/passwd"})
+    bad = client.post(
+        "/admin/sources", data={"csrf": csrf, "name": "Local", "feed_url": "file:///etc/passwd"}
+    )
     assert bad.status_code == 400 and "refused" in bad.text
-    r = client.post("/admin/sources", data={"csrf": csrf, "name": "New Daily", "country": "ca",
-                                             "feed_url": site.server.url("/planet/rss.xml?x=1")})
+    r = client.post(
+        "/admin/sources",
+        data={
+            "csrf": csrf,
+            "name": "New Daily",
+            "country": "ca",
+            "feed_url": site.server.url("/planet/rss.xml?x=1"),
+        },
+    )
     assert r.status_code == 200 and "Source added" in r.text
     new = next(f for f in site.store.sources.list_feeds() if f.url.endswith("?x=1"))
     assert new.source_name == "New Daily"

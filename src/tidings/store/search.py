@@ -18,6 +18,9 @@ the number of matches (40,000 matches: ~100 ms for bm25 alone, ~400 ms joined
 to the articles). A news reader wants recent results, so the ranking and the
 date order consider the newest ``SEARCH_WINDOW`` (1,000, as deep as result
 pages go) matches, after filters; date filters reach further back. ``benchmarks/web.py`` measures it.
+A query of one phrase is ranked in Python by ``bm25_one`` (FTS5's bm25 formula,
+order and scores, from the window's marked text): FTS5's own bm25 would first
+count the phrase over the whole index, a second pass as dear as the search.
 
 Snippets come back as text with the match markers ``MARK_START`` /
 ``MARK_END`` (control characters that sanitised article text cannot carry);
@@ -138,8 +141,9 @@ def parse_query(raw: str) -> ParsedQuery:
             else:
                 terms.extend(words_l)
     terms = list(dict.fromkeys(t for t in terms if t.lower() not in ("and", "or", "not")))
-    return ParsedQuery(tuple(terms[:MAX_TERMS]), tuple(phrases[:MAX_TERMS]),
-                       tuple(dict.fromkeys(excluded))[:MAX_TERMS])
+    return ParsedQuery(
+        tuple(terms[:MAX_TERMS]), tuple(phrases[:MAX_TERMS]), tuple(dict.fromkeys(excluded))[:MAX_TERMS]
+    )
 
 
 def _q(words: Sequence[str]) -> str:
@@ -195,8 +199,12 @@ def _filters(f: SearchFilters, *, scan_fts_first: bool = False) -> list[Any]:
     MATCH once per article, seconds on a million rows): the FTS5 scan leads and
     each match is checked by primary key.
     """
-    source_id, language, topic, sort_at = (articles.c.source_id, articles.c.language,
-                                           articles.c.topic, articles.c.sort_at)
+    source_id, language, topic, sort_at = (
+        articles.c.source_id,
+        articles.c.language,
+        articles.c.topic,
+        articles.c.sort_at,
+    )
     if f == _NO_FILTERS:  # the common case: nothing to build
         return []
     if scan_fts_first:
@@ -218,12 +226,19 @@ def _filters(f: SearchFilters, *, scan_fts_first: bool = False) -> list[Any]:
         cond.append(sort_at < f.until)
     if f.country:
         code = f.country.upper()
-        cond.append(or_(
-            source_id.in_(select(sources.c.id).where(sources.c.country == code)),
-            exists().where(and_(mentions.c.article_id == articles.c.id,
-                                mentions.c.entity_id == entities.c.id,
-                                entities.c.kind == "country", entities.c.code == code)),
-        ))
+        cond.append(
+            or_(
+                source_id.in_(select(sources.c.id).where(sources.c.country == code)),
+                exists().where(
+                    and_(
+                        mentions.c.article_id == articles.c.id,
+                        mentions.c.entity_id == entities.c.id,
+                        entities.c.kind == "country",
+                        entities.c.code == code,
+                    )
+                ),
+            )
+        )
     return cond
 
 
@@ -232,10 +247,17 @@ _STORY_COLUMNS = [c for c in stories.c if c.name != "features"]
 
 def _story(row: Any) -> Story:
     m = row._mapping
-    return Story(id=m["id"], title=m["title"], summary=m["summary"],
-                 first_article_id=m["first_article_id"], first_seen_at=m["first_seen_at"],
-                 last_updated_at=m["last_updated_at"], hotness=m["hotness"] or 0.0,
-                 storyline_id=m["storyline_id"], category=m["category"])
+    return Story(
+        id=m["id"],
+        title=m["title"],
+        summary=m["summary"],
+        first_article_id=m["first_article_id"],
+        first_seen_at=m["first_seen_at"],
+        last_updated_at=m["last_updated_at"],
+        hotness=m["hotness"] or 0.0,
+        storyline_id=m["storyline_id"],
+        category=m["category"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,15 +275,23 @@ _DOCSIZE = table("articles_fts_docsize", column("id", Integer), column("sz"))
 _HL = f"char({ord(MARK_START)}), char({ord(MARK_END)})"
 # the FTS5 matches, two ways; built once (the statements around them are cached by SQLAlchemy)
 # bm25 with the headline weighted 8:1 over the body
-_FTS_BM25 = text(
-    "SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
-    "WHERE articles_fts MATCH :match").columns(column("id", Integer),
-                                               column("score", Float)).subquery("m")
+_FTS_BM25 = (
+    text(
+        "SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0) AS score FROM articles_fts "
+        "WHERE articles_fts MATCH :match"
+    )
+    .columns(column("id", Integer), column("score", Float))
+    .subquery("m")
+)
 # the headline and body with every match marked: what _bm25_one counts
-_FTS_MARKED = text(
-    f"SELECT rowid AS id, highlight(articles_fts, 0, {_HL}) AS t, "
-    f"highlight(articles_fts, 1, {_HL}) AS b FROM articles_fts WHERE articles_fts MATCH :match"
-).columns(column("id", Integer), column("t", String), column("b", String)).subquery("m")
+_FTS_MARKED = (
+    text(
+        f"SELECT rowid AS id, highlight(articles_fts, 0, {_HL}) AS t, "
+        f"highlight(articles_fts, 1, {_HL}) AS b FROM articles_fts WHERE articles_fts MATCH :match"
+    )
+    .columns(column("id", Integer), column("t", String), column("b", String))
+    .subquery("m")
+)
 TITLE_WEIGHT = 8.0
 _K1, _B = 1.2, 0.75  # FTS5's bm25 constants (ext/fts5/fts5_aux.c)
 
@@ -285,8 +315,9 @@ def sqlite_varints(blob: bytes) -> list[int]:
     return out
 
 
-def bm25_one(rows: Sequence[tuple[int, str, str, bytes]], n_rows: int, avgdl: float,
-             n_hit: int) -> list[tuple[int, float]]:
+def bm25_one(
+    rows: Sequence[tuple[int, str, str, bytes]], n_rows: int, avgdl: float, n_hit: int
+) -> list[tuple[int, float]]:
     """FTS5's ``bm25(articles_fts, 8.0, 1.0)`` for a query of ONE term or phrase, in Python.
 
     ``rows`` are (rowid, marked headline, marked body, docsize blob); a match's
@@ -331,8 +362,15 @@ class SearchStore:
         return self.engine.dialect.name
 
     # search --------------------------------------------------------------
-    def search(self, raw: str, *, filters: SearchFilters | None = None, limit: int = 20,
-               offset: int = 0, sort: str = "relevance") -> SearchPage:
+    def search(
+        self,
+        raw: str,
+        *,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        sort: str = "relevance",
+    ) -> SearchPage:
         """Ranked matches for ``raw`` with highlighted snippets; ``sort`` may be "date"."""
         parsed = parse_query(raw)
         if parsed.empty:
@@ -348,15 +386,17 @@ class SearchStore:
             raise StorageError(f"search failed: {e}") from e
         more = len(rows) > limit and offset + limit <= MAX_OFFSET
         hits = tuple(
-            SearchHit(article=_article(r), score=float(r.score or 0.0),
-                      title_html=highlight_html(r.title_hl) if r.title_hl else Markup(escape(r.title)),
-                      snippet_html=highlight_html(r.snip))
+            SearchHit(
+                article=_article(r),
+                score=float(r.score or 0.0),
+                title_html=highlight_html(r.title_hl) if r.title_hl else Markup(escape(r.title)),
+                snippet_html=highlight_html(r.snip),
+            )
             for r in rows[:limit]
         )
         return SearchPage(hits, parsed, offset + limit if more else None)
 
-    def _sqlite(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
-                sort: str) -> list[Any]:
+    def _sqlite(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int, sort: str) -> list[Any]:
         """The newest SEARCH_WINDOW matches (ids grow with ingestion; FTS5 walks rowids
         backwards without sorting), filters applied, ordered by rank or date; then the
         page's rows with their highlights.
@@ -377,24 +417,30 @@ class SearchStore:
         with self.engine.connect() as conn:
             if sort == "date":
                 w = self._window(_FTS_BM25, cond).add_columns(_FTS_BM25.c.score).subquery("w")
-                q = (select(w.c.id, w.c.score).join(articles, articles.c.id == w.c.id)
-                     .order_by(articles.c.sort_at.desc(), articles.c.id.desc())
-                     .limit(limit).offset(offset))
+                q = (
+                    select(w.c.id, w.c.score)
+                    .join(articles, articles.c.id == w.c.id)
+                    .order_by(articles.c.sort_at.desc(), articles.c.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
                 ranked = [(r.id, r.score) for r in conn.execute(q, params)]
             elif one:
                 m = _FTS_MARKED
-                window = (self._window(m, cond).add_columns(m.c.t, m.c.b, _DOCSIZE.c.sz)
-                          .join(_DOCSIZE, _DOCSIZE.c.id == m.c.id))
+                window = (
+                    self._window(m, cond)
+                    .add_columns(m.c.t, m.c.b, _DOCSIZE.c.sz)
+                    .join(_DOCSIZE, _DOCSIZE.c.id == m.c.id)
+                )
                 rows = conn.execute(window, params).all()
                 # the window holds every match unless it is full, filtered or has an
                 # exclusion: the IDF's count is then exact, else a floor (which scales
                 # all scores alike)
                 ranked = bm25_one(rows, *_fts_averages(conn), n_hit=len(rows))
-                ranked = ranked[offset:offset + limit]
+                ranked = ranked[offset : offset + limit]
             else:
                 w = self._window(_FTS_BM25, cond).add_columns(_FTS_BM25.c.score).subquery("w")
-                q = (select(w.c.id, w.c.score).order_by(w.c.score, w.c.id.desc())
-                     .limit(limit).offset(offset))
+                q = select(w.c.id, w.c.score).order_by(w.c.score, w.c.id.desc()).limit(limit).offset(offset)
                 ranked = [(r.id, r.score) for r in conn.execute(q, params)]
             if not ranked:
                 return []
@@ -402,15 +448,23 @@ class SearchStore:
             # the page's articles with their highlights, in one query: snippets are made
             # for the rows shown only, never for every match
             fts = literal_column("articles_fts")
-            cols = [articles, func.highlight(fts, 0, MARK_START, MARK_END).label("title_hl"),
-                    func.snippet(fts, 1, MARK_START, MARK_END, "…", 28).label("snip")]
-            q2 = (select(*cols)
-                  .select_from(articles.join(_FTS_TABLE, _FTS_TABLE.c.rowid == articles.c.id))
-                  # the rowid list on the FTS side, so FTS5 seeks to those rows only
-                  .where(fts.op("MATCH")(bindparam("match")), _FTS_TABLE.c.rowid.in_(ids)))
+            cols = [
+                articles,
+                func.highlight(fts, 0, MARK_START, MARK_END).label("title_hl"),
+                func.snippet(fts, 1, MARK_START, MARK_END, "…", 28).label("snip"),
+            ]
+            q2 = (
+                select(*cols)
+                .select_from(articles.join(_FTS_TABLE, _FTS_TABLE.c.rowid == articles.c.id))
+                # the rowid list on the FTS side, so FTS5 seeks to those rows only
+                .where(fts.op("MATCH")(bindparam("match")), _FTS_TABLE.c.rowid.in_(ids))
+            )
             full_rows = {r.id: r for r in conn.execute(q2, params)}
-        return [_Row(full_rows[i], score, full_rows[i].title_hl, full_rows[i].snip)
-                for i, score in ranked if i in full_rows]
+        return [
+            _Row(full_rows[i], score, full_rows[i].title_hl, full_rows[i].snip)
+            for i, score in ranked
+            if i in full_rows
+        ]
 
     @staticmethod
     def _window(m: Any, cond: list[Any]) -> Any:
@@ -420,13 +474,13 @@ class SearchStore:
             q = q.join(articles, articles.c.id == m.c.id).where(*cond)
         return q.order_by(m.c.id.desc()).limit(SEARCH_WINDOW)
 
-    def _postgres(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int,
-                  sort: str) -> list[Any]:
+    def _postgres(
+        self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int, sort: str
+    ) -> list[Any]:
         tsq = func.websearch_to_tsquery("simple", bindparam("wq"))
         vector = literal_column("articles.search")
         rank = func.ts_rank_cd(vector, tsq).label("score")
-        q = (select(articles.c.id, rank).where(vector.op("@@")(tsq), *cond)
-             .limit(limit).offset(offset))
+        q = select(articles.c.id, rank).where(vector.op("@@")(tsq), *cond).limit(limit).offset(offset)
         if sort == "date":
             q = q.order_by(articles.c.sort_at.desc(), articles.c.id.desc())
         else:
@@ -438,18 +492,26 @@ class SearchStore:
                 return []
             ids = [r.id for r in ranked]
             score = {r.id: r.score for r in ranked}
-            opts = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=15, "
-                    "MaxFragments=2, FragmentDelimiter=…")
-            marks = conn.execute(text(
-                "SELECT id, ts_headline('simple', title, websearch_to_tsquery('simple', :wq), "
-                "'HighlightAll=true, StartSel=' || :s || ', StopSel=' || :e) AS title_hl, "
-                "ts_headline('simple', text, websearch_to_tsquery('simple', :wq), :opts) AS snip "
-                "FROM articles WHERE id = ANY(:ids)"
-            ), {**params, "s": MARK_START, "e": MARK_END, "opts": opts, "ids": ids}).all()
+            opts = (
+                f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=15, "
+                "MaxFragments=2, FragmentDelimiter=…"
+            )
+            marks = conn.execute(
+                text(
+                    "SELECT id, ts_headline('simple', title, websearch_to_tsquery('simple', :wq), "
+                    "'HighlightAll=true, StartSel=' || :s || ', StopSel=' || :e) AS title_hl, "
+                    "ts_headline('simple', text, websearch_to_tsquery('simple', :wq), :opts) AS snip "
+                    "FROM articles WHERE id = ANY(:ids)"
+                ),
+                {**params, "s": MARK_START, "e": MARK_END, "opts": opts, "ids": ids},
+            ).all()
             hl = {r.id: r for r in marks}
             full = {r.id: r for r in conn.execute(select(articles).where(articles.c.id.in_(ids)))}
-        return [_Row(full[i], score[i], hl[i].title_hl if i in hl else None,
-                     hl[i].snip if i in hl else None) for i in ids if i in full]
+        return [
+            _Row(full[i], score[i], hl[i].title_hl if i in hl else None, hl[i].snip if i in hl else None)
+            for i in ids
+            if i in full
+        ]
 
     # browse --------------------------------------------------------------
     def top_stories(self, limit: int, *, category: str | None = None) -> list[StoryCard]:
@@ -460,21 +522,29 @@ class SearchStore:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
             lead_ids = [r.representative_article_id or r.first_article_id for r in rows]
-            leads = {r.id: _article(r) for r in conn.execute(
-                select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))}
-        return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0,
-                          leads.get(r.representative_article_id or r.first_article_id or 0))
-                for r in rows]
+            leads = {
+                r.id: _article(r)
+                for r in conn.execute(select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))
+            }
+        return [
+            StoryCard(
+                _story(r),
+                r.article_count or 0,
+                r.publisher_count or 0,
+                leads.get(r.representative_article_id or r.first_article_id or 0),
+            )
+            for r in rows
+        ]
 
-    def front_page(self, n_top: int = 6, n_sections: int = 6, per_section: int = 4,
-                   pool: int = 150) -> tuple[list[StoryCard], list[tuple[str, list[StoryCard]]]]:
+    def front_page(
+        self, n_top: int = 6, n_sections: int = 6, per_section: int = 4, pool: int = 150
+    ) -> tuple[list[StoryCard], list[tuple[str, list[StoryCard]]]]:
         """Top stories and per-category sections from the ``pool`` hottest stories.
 
         Two indexed queries in all (stories by hotness, then their lead
         articles by id), whatever the number of sections.
         """
-        q = (select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc())
-             .limit(pool))
+        q = select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(pool)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
             top_rows = rows[:n_top]
@@ -485,20 +555,32 @@ class SearchStore:
             cats = sorted(by_cat, key=lambda c: -len(by_cat[c]))[:n_sections]
             shown = top_rows + [r for c in cats for r in by_cat[c][:per_section]]
             lead_ids = [r.representative_article_id or r.first_article_id for r in shown]
-            leads = {a.id: _article(a) for a in conn.execute(
-                select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))}
+            leads = {
+                a.id: _article(a)
+                for a in conn.execute(select(articles).where(articles.c.id.in_([i for i in lead_ids if i])))
+            }
 
         def card(r: Any) -> StoryCard:
-            return StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0,
-                             leads.get(r.representative_article_id or r.first_article_id or 0))
+            return StoryCard(
+                _story(r),
+                r.article_count or 0,
+                r.publisher_count or 0,
+                leads.get(r.representative_article_id or r.first_article_id or 0),
+            )
 
-        return ([card(r) for r in top_rows],
-                [(c, [card(r) for r in by_cat[c][:per_section]]) for c in sorted(cats)])
+        return (
+            [card(r) for r in top_rows],
+            [(c, [card(r) for r in by_cat[c][:per_section]]) for c in sorted(cats)],
+        )
 
     def categories(self, limit: int = 12) -> list[str]:
         """Categories present among the hottest stories, most present first."""
-        q = (select(stories.c.category).where(stories.c.category.is_not(None))
-             .order_by(stories.c.hotness.desc()).limit(500))
+        q = (
+            select(stories.c.category)
+            .where(stories.c.category.is_not(None))
+            .order_by(stories.c.hotness.desc())
+            .limit(500)
+        )
         counts: dict[str, int] = {}
         with self.engine.connect() as conn:
             for (cat,) in conn.execute(q):
@@ -512,22 +594,37 @@ class SearchStore:
 
     def story_articles(self, story_id: int, limit: int = 500) -> list[Article]:
         """Every article of a story, oldest first (ix_articles_story_id)."""
-        q = (select(articles).where(articles.c.story_id == story_id)
-             .order_by(articles.c.sort_at, articles.c.id).limit(limit))
+        q = (
+            select(articles)
+            .where(articles.c.story_id == story_id)
+            .order_by(articles.c.sort_at, articles.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_article(r) for r in conn.execute(q)]
 
     def storyline_stories(self, storyline_id: int, limit: int = 50) -> list[Story]:
-        q = (select(*_STORY_COLUMNS).where(stories.c.storyline_id == storyline_id)
-             .order_by(stories.c.first_seen_at, stories.c.id).limit(limit))
+        q = (
+            select(*_STORY_COLUMNS)
+            .where(stories.c.storyline_id == storyline_id)
+            .order_by(stories.c.first_seen_at, stories.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_story(r) for r in conn.execute(q)]
 
-    def articles_where(self, limit: int, *, before: tuple[datetime, int] | None = None,
-                       topic: str | None = None, entity_id: int | None = None,
-                       country: str | None = None, story_id: int | None = None,
-                       source_id: int | None = None,
-                       language: str | None = None) -> list[Article]:
+    def articles_where(
+        self,
+        limit: int,
+        *,
+        before: tuple[datetime, int] | None = None,
+        topic: str | None = None,
+        entity_id: int | None = None,
+        country: str | None = None,
+        story_id: int | None = None,
+        source_id: int | None = None,
+        language: str | None = None,
+    ) -> list[Article]:
         """Newest first by (sort_at, id) keyset, narrowed to a topic, entity, country, story,
         publisher or language."""
         q = select(articles).order_by(articles.c.sort_at.desc(), articles.c.id.desc()).limit(limit)
@@ -540,15 +637,15 @@ class SearchStore:
         if story_id is not None:
             q = q.where(articles.c.story_id == story_id)
         if entity_id is not None:
-            q = q.where(articles.c.id.in_(
-                select(mentions.c.article_id).where(mentions.c.entity_id == entity_id)))
+            q = q.where(
+                articles.c.id.in_(select(mentions.c.article_id).where(mentions.c.entity_id == entity_id))
+            )
         if country:
             q = q.where(*_filters(SearchFilters(country=country)))
         if before is not None:
             at, aid = before
             # the first term is the index range (ix_articles_sort_at); an OR alone is a scan
-            q = q.where(articles.c.sort_at <= at,
-                        or_(articles.c.sort_at < at, articles.c.id < aid))
+            q = q.where(articles.c.sort_at <= at, or_(articles.c.sort_at < at, articles.c.id < aid))
         with self.engine.connect() as conn:
             return [_article(r) for r in conn.execute(q)]
 
@@ -557,28 +654,26 @@ class SearchStore:
             row = conn.execute(select(entities).where(entities.c.id == entity_id)).first()
         return Entity(row.id, row.kind, row.name, code=row.code) if row else None
 
-    def entities_list(self, limit: int = 100, *, kind: str | None = None,
-                      after_id: int = 0) -> list[Entity]:
+    def entities_list(self, limit: int = 100, *, kind: str | None = None, after_id: int = 0) -> list[Entity]:
         q = select(entities).where(entities.c.id > after_id).order_by(entities.c.id).limit(limit)
         if kind:
             q = q.where(entities.c.kind == kind)
         with self.engine.connect() as conn:
             return [Entity(r.id, r.kind, r.name, code=r.code) for r in conn.execute(q)]
 
-    def stories_list(self, limit: int, *, before: tuple[float, int] | None = None,
-                     category: str | None = None) -> list[StoryCard]:
+    def stories_list(
+        self, limit: int, *, before: tuple[float, int] | None = None, category: str | None = None
+    ) -> list[StoryCard]:
         """Stories by hotness with a (hotness, id) keyset cursor, for the API."""
         q = select(*_STORY_COLUMNS).order_by(stories.c.hotness.desc(), stories.c.id.desc()).limit(limit)
         if category:
             q = q.where(stories.c.category == category)
         if before is not None:
             hot, sid = before
-            q = q.where(stories.c.hotness <= hot,
-                        or_(stories.c.hotness < hot, stories.c.id < sid))
+            q = q.where(stories.c.hotness <= hot, or_(stories.c.hotness < hot, stories.c.id < sid))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0, None)
-                for r in rows]
+        return [StoryCard(_story(r), r.article_count or 0, r.publisher_count or 0, None) for r in rows]
 
 
 class _Row:
