@@ -3,13 +3,18 @@
 How a page is read (each step measured by ``benchmarks/extraction.py``):
 
 1. The bytes are decoded (BOM, HTTP charset, ``<meta charset>``, UTF-8, then a
-   guess) and parsed once, with trafilatura's own loader.
+   guess) and parsed once, with trafilatura's parser settings. Once the
+   metadata (step 5) and the page's paragraph words are read, the page chrome
+   trafilatura deletes anyway (navigation, footers, asides, scripts, SVG, ...)
+   is deleted from the tree, so each opinion below copies and scans about
+   half the elements (``_drop_chrome``).
 2. trafilatura gives its ``favor_precision`` opinion of the body. Where that
    opinion may have cut the body short (under 150 words, under half the
    page's paragraph text, or missing the opening words of the feed's own
-   text), its ``favor_recall`` opinion is asked too, and taken when the
-   precise one has under half its words; then readability-lxml's, taken when
-   it has twice the words and contains trafilatura's (``_body_blocks``).
+   text), more opinions are asked: its ``favor_recall`` one for a short body
+   or a missing lead, taken when the precise one has under half its words;
+   then readability-lxml's, taken when it has twice the words and contains
+   trafilatura's (``_body_blocks``).
    Text trafilatura leaves loose between its elements is kept.
 3. The chosen body becomes paragraph blocks; page furniture is dropped
    (``body.py``: promotion lines such as "ALSO READ | ...", datelines,
