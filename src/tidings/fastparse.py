@@ -226,8 +226,16 @@ def _parse(body: bytes, url: str, content_type: str | None, max_items: int) -> P
         b"&#" in body and _REDECODED_REFS.search(body)
     ):
         raise _Decline("C1 controls or text that may be double-encoded UTF-8 (feedparser re-decodes)")
-    if b"<!DOCTYPE" in head or body.find(b"<!ENTITY", 0, 8192) >= 0 or b"xml:base" in body:
-        raise _Decline("DOCTYPE, entity declaration or xml:base")
+    if b"<!DOCTYPE" in head or body.find(b"<!ENTITY", 0, 8192) >= 0:
+        raise _Decline("DOCTYPE or entity declaration")
+    xml_langs = 0  # one pass over the body finds xml:base and counts xml:lang
+    at = body.find(b"xml:")
+    while at >= 0:
+        name = body[at + 4 : at + 8]
+        if name == b"base":
+            raise _Decline("xml:base")
+        xml_langs += name == b"lang"
+        at = body.find(b"xml:", at + 4)
     if not head.lstrip().startswith(b"<"):
         raise _Decline("does not start with markup")
     try:
@@ -235,14 +243,16 @@ def _parse(body: bytes, url: str, content_type: str | None, max_items: int) -> P
     except (etree.XMLSyntaxError, ValueError) as e:
         raise _Decline(f"not well-formed: {e}") from e
     if root.tag == "rss" and root.get("version") == "2.0":
-        return _rss(root, body, url, max_items)
+        return _rss(root, xml_langs, url, max_items)
     if root.tag == ATOM_FEED:
-        return _atom(root, body, url, max_items)
+        return _atom(root, xml_langs, url, max_items)
     raise _Decline(f"root element {root.tag!r}")
 
 
-def _check_lang(root: Any, body: bytes) -> str | None:
-    if body.count(b"xml:lang") > (1 if root.get(XML_LANG) is not None else 0):
+def _check_lang(root: Any, xml_langs: int) -> str | None:
+    """The root's xml:lang; declines when the document has another (``xml_langs``: how many
+    times ``xml:lang`` occurs in its bytes)."""
+    if xml_langs > (1 if root.get(XML_LANG) is not None else 0):
         raise _Decline("xml:lang below the root")
     lang = root.get(XML_LANG)
     return lang.strip().replace("_", "-") if lang and lang.strip() else None
@@ -377,8 +387,8 @@ _RSS_IGNORED = frozenset({"comments", "{http://purl.org/rss/1.0/modules/slash/}c
                           "{http://wellformedweb.org/CommentAPI/}commentRss"})
 
 
-def _rss(root: Any, body: bytes, url: str, max_items: int) -> ParsedFeed:
-    language = _check_lang(root, body)
+def _rss(root: Any, xml_langs: int, url: str, max_items: int) -> ParsedFeed:
+    language = _check_lang(root, xml_langs)
     channels = root.findall("channel")
     if len(channels) != 1:
         raise _Decline("not exactly one <channel>")
@@ -511,8 +521,8 @@ def _atom_link(el: Any) -> tuple[str, str | None, str]:
     return rel, href.strip() if href else None, (el.get("type") or "").strip()
 
 
-def _atom(root: Any, body: bytes, url: str, max_items: int) -> ParsedFeed:
-    language = _check_lang(root, body)
+def _atom(root: Any, xml_langs: int, url: str, max_items: int) -> ParsedFeed:
+    language = _check_lang(root, xml_langs)
     title = link = feed_id = None
     seen: set[str] = set()
     entries = []
