@@ -255,6 +255,8 @@ def test_single_term_and_phrase_rank_is_fts5_bm25(tmp_path: Path) -> None:
                 body[rng.randrange(len(body)) : 0] = ["tram", "line"] * rng.randint(1, 2)
             if n % 9 == 0:
                 title[:0] = ["tram", "line"]
+            if n % 7 == 0:  # overlapping matches of "city city" (FTS5 counts 2, highlight marks 1)
+                body[:0] = ["city"] * rng.randint(2, 4)
             _add(store, src, n, " ".join(title).capitalize(), " ".join(body) + ".", days_ago=n % 9)
         with store.engine.connect() as conn:
             for raw, match in (
@@ -262,6 +264,8 @@ def test_single_term_and_phrase_rank_is_fts5_bm25(tmp_path: Path) -> None:
                 ('"tram line"', '"tram line"'),
                 ('"tram line" -vote', '"tram line" NOT "vote"'),
                 ('"line council"', '"line council"'),
+                ('"city city"', '"city city"'),
+                ('"City CITY"', '"city city"'),
             ):
                 want = conn.exec_driver_sql(
                     "SELECT rowid, bm25(articles_fts, 8.0, 1.0) AS s FROM articles_fts "
