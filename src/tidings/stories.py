@@ -16,6 +16,10 @@ For each newly stored article (``StoryStage.process``):
    centroids are at least ``cluster_merge_threshold`` alike are merged: the
    smaller one's articles move to the larger and the smaller is deleted.
 
+With ``cluster_embeddings`` on, step 2 also reads each article's
+all-MiniLM-L6-v2 embedding (the ``embeddings`` extra) and mixes it into
+every similarity (``ClusterParams.dense_weight``), with its own thresholds.
+
 The decisions are the pure functions of ``tidings.dedup`` and
 ``tidings.cluster``; this module holds their in-memory state (online IDF,
 active clusters, recent texts) and does the reading and writing through
@@ -32,9 +36,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tidings.cluster import (
+    LEAD_CHARS,
     ClusterParams,
+    EmbeddingBackend,
     OnlineIdf,
     StoryClusterer,
     StorylineIndex,
@@ -56,12 +63,18 @@ VECTOR_CACHE = 50_000
 
 
 def params_from(settings: Settings) -> ClusterParams:
+    """The clusterer's knobs from the settings (the embedding thresholds when that backend is on)."""
+    if settings.cluster_embeddings:
+        threshold = settings.cluster_embedding_threshold
+        merge_threshold = settings.cluster_embedding_merge_threshold
+    else:
+        threshold, merge_threshold = settings.cluster_threshold, settings.cluster_merge_threshold
     return ClusterParams(
-        threshold=settings.cluster_threshold,
+        threshold=threshold,
         window=settings.cluster_window_hours,
         storyline_threshold=settings.storyline_threshold,
         storyline_days=settings.storyline_days,
-        merge_threshold=settings.cluster_merge_threshold,
+        merge_threshold=merge_threshold,
     )
 
 
@@ -93,6 +106,11 @@ def dedup_text(article: Article) -> str:
     return article.text or article.summary or ""
 
 
+def embedding_text(article: Article) -> str:
+    """What the embedding backend reads: the headline and the lead."""
+    return f"{article.title}. {lead(article)[:LEAD_CHARS]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """What the stage did with one article."""
@@ -116,6 +134,14 @@ class StoryStage:
         self.lines = StorylineIndex(self.params.storyline_threshold, self.params.storyline_days)
         self._vectors: dict[int, Vector] = {}
         self._warm = False
+        # raises ClusterError when the setting is on but the embeddings extra is missing
+        self.embedder = EmbeddingBackend() if settings.cluster_embeddings else None
+
+    def dense(self, articles: list[Article]) -> list[Any]:
+        """Embedding rows of ``articles`` (all None when the embedding backend is off)."""
+        if self.embedder is None or not articles:
+            return [None] * len(articles)
+        return list(self.embedder.encode([embedding_text(a) for a in articles]))
 
     def vector(self, article: Article, *, observe: bool = True) -> Vector:
         """The article's TF-IDF vector; kept (for ``VECTOR_CACHE`` articles) once observed."""
@@ -139,15 +165,19 @@ class StoryStage:
             if centroid and last is not None:
                 self.lines.update(story_id, centroid, hours(last))
         n = 0
+        active: list[tuple[Article, int, Vector, float]] = []
         for article in self.store.stories.articles_since(since):
             if article.id is None or article.id == skip:
                 continue
             at = hours(article_time(article))
             vec = self.vector(article)
             if article.story_id is not None and hours(now) - at <= self.params.window:
-                self.clusterer.add(article.story_id, vec, at)
+                active.append((article, article.story_id, vec, at))
             self.dups.add(article.id, dedup_text(article), at)
             n += 1
+        rows = self.dense([a for a, *_ in active])
+        for (_, story_id, vec, at), row in zip(active, rows, strict=True):
+            self.clusterer.add(story_id, vec, at, row)
         return n
 
     def process(self, article: Article) -> Placement:
@@ -161,6 +191,7 @@ class StoryStage:
         match = self.dups.find(text, at)
         self.dups.add(article.id, text, at)
         vec = self.vector(article)
+        row = self.dense([article])[0]
 
         stories = self.store.stories
         story_id: int | None = None
@@ -175,7 +206,7 @@ class StoryStage:
                 duplicate_of = self.store.articles.get(article.id).duplicate_of  # type: ignore[union-attr]
                 story_id = original.story_id
         if story_id is None:
-            label = self.clusterer.decide(vec, at).label
+            label = self.clusterer.decide(vec, at, row).label
             story_id = label if isinstance(label, int) else None
         new_story = story_id is None
         if story_id is None:
@@ -186,11 +217,11 @@ class StoryStage:
                 centroid=centroid,
                 hotness=hotness_key(1, 1, article.fetched_at or at_dt),
             )
-            self.clusterer.add(story_id, vec, at)
+            self.clusterer.add(story_id, vec, at, row)
             if centroid:
                 self.lines.update(story_id, centroid, at)
         else:
-            self.clusterer.add(story_id, vec, at)
+            self.clusterer.add(story_id, vec, at, row)
             self.refresh(story_id, assign=article.id)
         line = None
         if new_story:
