@@ -98,6 +98,16 @@ def test_unusual_items_go_to_feedparser(item: str, why: str) -> None:
     assert parsed.parser == "feedparser" and len(parsed.entries) == 1
 
 
+@pytest.mark.parametrize("when", ["Mon, 01 Jan 0001 00:00:00 +0100", "Fri, 31 Dec 9999 23:59:00 -0100"])
+def test_dates_at_the_ends_of_the_calendar_decline(when: str) -> None:
+    """Shifting these to UTC overflows ``datetime``: a decline, not an OverflowError."""
+    item = f"<title>A</title><link>https://x.example/1</link><pubDate>{when}</pubDate>"
+    body = RSS_ITEM.format(item=item).encode()
+    fast = parse_fast(body, "https://x.example/feed")
+    assert isinstance(fast, Declined) and "date" in fast.reason
+    assert parse_feed(body, "https://x.example/feed").parser == "feedparser"
+
+
 @pytest.mark.parametrize("body", [
     b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Caf\xe9</title>'
     b"</channel></rss>",

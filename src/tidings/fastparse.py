@@ -342,7 +342,10 @@ def _rfc3339(text: str | None) -> datetime | None:
 
 
 def _utc(dt: datetime) -> datetime:
-    out = dt.astimezone(UTC)
+    try:
+        out = dt.astimezone(UTC)
+    except OverflowError as e:  # year 1 east of UTC, 9999 west of it
+        raise _Decline("date out of range") from e
     if not 1900 <= out.year <= 9998:
         raise _Decline("date out of range")
     return out
