@@ -44,6 +44,7 @@ def app_with(routes: dict[str, Handler]) -> web.Application:
 
 # -- conditional GET, redirects -------------------------------------------------
 
+
 def test_conditional_get_and_304() -> None:
     seen: list[dict[str, str]] = []
 
@@ -76,8 +77,10 @@ def test_permanent_redirect_reported_temporary_not() -> None:
         return web.Response(body=b"<rss/>")
 
     async def go() -> None:
-        async with serve_aiohttp(app_with({"/old": moved, "/temp": temp, "/new": new})) as base, \
-                Fetcher(SETTINGS) as f:
+        async with (
+            serve_aiohttp(app_with({"/old": moved, "/temp": temp, "/new": new})) as base,
+            Fetcher(SETTINGS) as f,
+        ):
             r = await f.get(base + "/old")
             assert r.permanent_redirect == base + "/new" and r.redirects == ((301, base + "/new"),)
             r = await f.get(base + "/temp")
@@ -101,6 +104,7 @@ def test_429_carries_retry_after() -> None:
 
 # -- politeness ---------------------------------------------------------------
 
+
 def test_per_host_spacing() -> None:
     starts: list[float] = []
 
@@ -109,8 +113,10 @@ def test_per_host_spacing() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve_aiohttp(app_with({"/p": page})) as base, \
-                Fetcher(SETTINGS.replace(request_spacing=0.2)) as f:
+        async with (
+            serve_aiohttp(app_with({"/p": page})) as base,
+            Fetcher(SETTINGS.replace(request_spacing=0.2)) as f,
+        ):
             await asyncio.gather(*(f.get(base + "/p") for _ in range(4)))
 
     run(go())
@@ -128,12 +134,16 @@ def test_feeds_and_pages_keep_their_own_spacing() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve_aiohttp(app_with({"/feed": hit, "/page": hit})) as base, \
-                Fetcher(SETTINGS.replace(request_spacing=0.2)) as f:
+        async with (
+            serve_aiohttp(app_with({"/feed": hit, "/page": hit})) as base,
+            Fetcher(SETTINGS.replace(request_spacing=0.2)) as f,
+        ):
             f.set_host_delay("127.0.0.1", 0.6)  # as robots.py does for a Crawl-delay
             assert f.host_delay("127.0.0.1") == 0.6 and f.host_delay("127.0.0.1", feed=True) == 0.2
-            await asyncio.gather(*(f.get(base + "/page") for _ in range(3)),
-                                 *(f.get(base + "/feed", feed=True) for _ in range(3)))
+            await asyncio.gather(
+                *(f.get(base + "/page") for _ in range(3)),
+                *(f.get(base + "/feed", feed=True) for _ in range(3)),
+            )
 
     run(go())
     pages, feeds = sorted(starts["/page"]), sorted(starts["/feed"])
@@ -153,8 +163,10 @@ def test_spacing_kept_when_requests_wait_for_a_connection() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve_aiohttp(app_with({"/p": slow_first})) as base, \
-                Fetcher(SETTINGS.replace(request_spacing=0.2, max_connections_per_host=1)) as f:
+        async with (
+            serve_aiohttp(app_with({"/p": slow_first})) as base,
+            Fetcher(SETTINGS.replace(request_spacing=0.2, max_connections_per_host=1)) as f,
+        ):
             await asyncio.gather(*(f.get(base + "/p") for _ in range(4)))
 
     run(go())
@@ -175,8 +187,10 @@ def test_connections_per_host_limited() -> None:
         return web.Response(body=b"ok")
 
     async def go() -> None:
-        async with serve_aiohttp(app_with({"/s": slow})) as base, \
-                Fetcher(SETTINGS.replace(max_connections_per_host=2)) as f:
+        async with (
+            serve_aiohttp(app_with({"/s": slow})) as base,
+            Fetcher(SETTINGS.replace(max_connections_per_host=2)) as f,
+        ):
             await asyncio.gather(*(f.get(base + "/s") for _ in range(8)))
 
     run(go())
@@ -188,8 +202,9 @@ def test_robots_rules_cache_and_crawl_delay() -> None:
 
     async def robots(request: web.Request) -> web.Response:
         fetched.append(request.path)
-        return web.Response(text="User-agent: tidings\nDisallow: /private\nCrawl-delay: 2\n\n"
-                                 "User-agent: *\nDisallow: /\n")
+        return web.Response(
+            text="User-agent: tidings\nDisallow: /private\nCrawl-delay: 2\n\nUser-agent: *\nDisallow: /\n"
+        )
 
     async def go() -> None:
         async with serve_aiohttp(app_with({"/robots.txt": robots})) as base, Fetcher(SETTINGS) as f:
@@ -226,14 +241,35 @@ def test_robots_parsing_is_pure() -> None:
 # -- the address guard ----------------------------------------------------------
 
 LOOPBACK_SPELLINGS = [
-    "http://127.0.0.1/", "http://2130706433/", "http://0x7f.1/", "http://017700000001/",
-    "http://127.1/", "http://0177.0.0.1/", "http://0x7f000001/", "http://127.0.0.1./",
-    "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
-    "http://[64:ff9b::7f00:1]/", "http://localhost/", "http://LOCALHOST./", "http://a.localhost/",
-    "http://0/", "http://0.0.0.0/", "http://[::]/",
-    "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/", "http://192.168.0.1/",
-    "http://172.16.0.1/", "http://100.64.0.1/", "http://224.0.0.1/", "http://240.0.0.1/",
-    "http://[fc00::1]/", "http://[fe80::1]/", "http://[ff02::1]/", "http://[2002:7f00:1::]/",
+    "http://127.0.0.1/",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://017700000001/",
+    "http://127.1/",
+    "http://0177.0.0.1/",
+    "http://0x7f000001/",
+    "http://127.0.0.1./",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://localhost/",
+    "http://LOCALHOST./",
+    "http://a.localhost/",
+    "http://0/",
+    "http://0.0.0.0/",
+    "http://[::]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.1.2.3/",
+    "http://192.168.0.1/",
+    "http://172.16.0.1/",
+    "http://100.64.0.1/",
+    "http://224.0.0.1/",
+    "http://240.0.0.1/",
+    "http://[fc00::1]/",
+    "http://[fe80::1]/",
+    "http://[ff02::1]/",
+    "http://[2002:7f00:1::]/",
 ]
 
 
@@ -244,17 +280,32 @@ def test_non_public_spellings_refused(url: str) -> None:
     assert check_url(url, allow_private=True) == url
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/",
-                                 "javascript:alert(1)", "data:text/xml,<rss/>", "//example.com/",
-                                 "http:///nohost", "http://user:pw@example.com/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "gopher://example.com/",
+        "javascript:alert(1)",
+        "data:text/xml,<rss/>",
+        "//example.com/",
+        "http:///nohost",
+        "http://user:pw@example.com/",
+    ],
+)
 def test_other_schemes_and_forms_refused(url: str) -> None:
     with pytest.raises(InvalidURL):
         check_url(url, allow_private=True)
 
 
 def test_public_addresses_pass() -> None:
-    for url in ["https://example.com/feed", "http://93.184.215.14/", "http://[2606:4700::1111]/",
-                "http://1.1.1.1./", "http://16843009/"]:
+    for url in [
+        "https://example.com/feed",
+        "http://93.184.215.14/",
+        "http://[2606:4700::1111]/",
+        "http://1.1.1.1./",
+        "http://16843009/",
+    ]:
         assert check_url(url) == url
 
 
@@ -262,9 +313,16 @@ def test_public_addresses_pass() -> None:
 def test_every_ipv4_spelling_reads_the_same(n: int) -> None:
     ip = ipaddress.IPv4Address(n)
     a, b, c, d = ip.packed
-    spellings = [str(ip), str(n), hex(n), "0" + oct(n)[2:], f"{a}.{(b << 16) | (c << 8) | d}",
-                 f"{a}.{b}.{(c << 8) | d}", f"{hex(a)}.{oct(b).replace('o', '')}.{c}.{d}",
-                 f"[::ffff:{ip}]"]
+    spellings = [
+        str(ip),
+        str(n),
+        hex(n),
+        "0" + oct(n)[2:],
+        f"{a}.{(b << 16) | (c << 8) | d}",
+        f"{a}.{b}.{(c << 8) | d}",
+        f"{hex(a)}.{oct(b).replace('o', '')}.{c}.{d}",
+        f"[::ffff:{ip}]",
+    ]
     public = is_public_address(str(ip))
     for spelling in spellings:
         assert host_address(spelling) in (ip, ipaddress.IPv6Address(f"::ffff:{ip}"))

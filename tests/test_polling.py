@@ -41,19 +41,24 @@ def rss(base: str, *paths: str) -> bytes:
         f"<pubDate>Fri, 27 Nov 2026 0{n}:00:00 GMT</pubDate>"
         f"<description>Feed text of story {p}, long enough to stand in for the page when the "
         f"page may not be fetched. It has two sentences.</description></item>"
-        for n, p in enumerate(paths))
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Good</title>'
-            f"<link>{base}/</link>{items}</channel></rss>").encode()
+        for n, p in enumerate(paths)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Good</title>'
+        f"<link>{base}/</link>{items}</channel></rss>"
+    ).encode()
 
 
-ARTICLE = ("<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
-           "<p>The city council approved the budget for the new tram line on Thursday evening, "
-           "after a debate that lasted more than four hours and drew a large crowd.</p>"
-           "<p>Construction is expected to begin in the spring and to take about two years, "
-           "according to the transport department, which will publish a timetable soon.</p>"
-           "<p>Residents of the old town raised concerns about noise and traffic during the works, "
-           "and the mayor promised regular meetings with the neighbourhood associations.</p>"
-           "</article></body></html>")
+ARTICLE = (
+    "<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
+    "<p>The city council approved the budget for the new tram line on Thursday evening, "
+    "after a debate that lasted more than four hours and drew a large crowd.</p>"
+    "<p>Construction is expected to begin in the spring and to take about two years, "
+    "according to the transport department, which will publish a timetable soon.</p>"
+    "<p>Residents of the old town raised concerns about noise and traffic during the works, "
+    "and the mayor promised regular meetings with the neighbourhood associations.</p>"
+    "</article></body></html>"
+)
 
 
 @asynccontextmanager
@@ -68,9 +73,11 @@ async def publisher() -> AsyncIterator[tuple[str, dict[str, int]]]:
         if path == "/good.xml":
             if request.headers.get("If-None-Match") == '"g1"':
                 return web.Response(status=304, headers={"ETag": '"g1"'})
-            return web.Response(body=rss(base, "/a/1.html", "/private/2.html"),
-                                content_type="application/rss+xml",
-                                headers={"ETag": '"g1"', "Cache-Control": "max-age=7200"})
+            return web.Response(
+                body=rss(base, "/a/1.html", "/private/2.html"),
+                content_type="application/rss+xml",
+                headers={"ETag": '"g1"', "Cache-Control": "max-age=7200"},
+            )
         if path == "/same.xml":  # no validators: only the body hash can tell it is unchanged
             return web.Response(body=rss(base, "/a/3.html"), content_type="application/rss+xml")
         if path == "/moved.xml":
@@ -91,8 +98,9 @@ async def publisher() -> AsyncIterator[tuple[str, dict[str, int]]]:
                 await asyncio.sleep(1.0)
             return resp
         if path == "/bomb.xml":
-            return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
-                                                    "Content-Type": "application/rss+xml"})
+            return web.Response(
+                body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"}
+            )
         if path == "/huge.xml":
             resp = web.StreamResponse(headers={"Content-Length": str(10**9)})
             await resp.prepare(request)
@@ -102,8 +110,9 @@ async def publisher() -> AsyncIterator[tuple[str, dict[str, int]]]:
         if path == "/loop2.xml":
             raise web.HTTPFound("/loop.xml")
         if path == "/html.xml":
-            return web.Response(text="<!DOCTYPE html><html><body>Not a feed</body></html>",
-                                content_type="application/rss+xml")
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Not a feed</body></html>", content_type="application/rss+xml"
+            )
         if path == "/empty.xml":
             return web.Response(body=b"", content_type="application/rss+xml")
         if path == "/robots.txt":
@@ -126,8 +135,7 @@ async def publisher() -> AsyncIterator[tuple[str, dict[str, int]]]:
 
 
 GOOD = ("/good.xml", "/same.xml", "/moved.xml")
-HOSTILE = ("/slowloris.xml", "/bomb.xml", "/huge.xml", "/loop.xml", "/html.xml", "/empty.xml",
-           "/broken.xml")
+HOSTILE = ("/slowloris.xml", "/bomb.xml", "/huge.xml", "/loop.xml", "/html.xml", "/empty.xml", "/broken.xml")
 
 
 def add_feeds(store: Store, base: str, paths: tuple[str, ...]) -> dict[str, Feed]:
@@ -203,8 +211,9 @@ def test_unchanged_feeds_are_not_parsed_again(settings: Settings, store: Store) 
     assert same.body_hash is not None and len(same.body_hash) == len(hashlib.sha256().hexdigest())
 
 
-def test_repeated_failure_parks_and_sources_list_shows_it(settings: Settings, store: Store,
-                                                          cli_env: dict[str, str]) -> None:
+def test_repeated_failure_parks_and_sources_list_shows_it(
+    settings: Settings, store: Store, cli_env: dict[str, str]
+) -> None:
     settings = settings.replace(park_after_errors=3)
 
     async def go() -> None:
@@ -229,8 +238,9 @@ def test_repeated_failure_parks_and_sources_list_shows_it(settings: Settings, st
     as_json = CliRunner().invoke(cli_app, ["sources", "list", "--json"], env=cli_env)
     rows: list[dict[str, Any]] = [__import__("json").loads(x) for x in as_json.output.splitlines() if x]
     row = next(r for r in rows if r["url"].endswith("/broken.xml"))
-    assert row["status"] == "parked" and row["next_poll_at"] and row["last_error"].startswith(
-        "HTTPStatusError")
+    assert (
+        row["status"] == "parked" and row["next_poll_at"] and row["last_error"].startswith("HTTPStatusError")
+    )
 
 
 def test_a_slow_parse_does_not_hold_up_other_polls(settings: Settings, store: Store) -> None:
@@ -241,11 +251,15 @@ def test_a_slow_parse_does_not_hold_up_other_polls(settings: Settings, store: St
     settings = settings.replace(max_body_bytes=4_000_000, max_items_per_feed=1)
 
     def feed(version: str, n: int) -> bytes:
-        items = "".join(f'<item><title>Item {i}</title><guid isPermaLink="false">i{i}</guid>'
-                        f"<description>{'Words of the story. ' * 20}</description></item>"
-                        for i in range(n))
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="{version}"><channel>'
-                f"<title>T</title><link>https://news.example/</link>{items}</channel></rss>").encode()
+        items = "".join(
+            f'<item><title>Item {i}</title><guid isPermaLink="false">i{i}</guid>'
+            f"<description>{'Words of the story. ' * 20}</description></item>"
+            for i in range(n)
+        )
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="{version}"><channel>'
+            f"<title>T</title><link>https://news.example/</link>{items}</channel></rss>"
+        ).encode()
 
     big = feed("0.92", 5000)
     assert len(big) > 2_000_000
@@ -267,7 +281,8 @@ def test_a_slow_parse_does_not_hold_up_other_polls(settings: Settings, store: St
         async with serve_aiohttp(app) as base:
             add_feeds(store, base, ("/big.xml", "/small.xml"))
             summary = await Pipeline(settings, store).poll_due(
-                on_feed=lambda r: done.setdefault(r.url.rsplit("/", 1)[1], time.monotonic()))
+                on_feed=lambda r: done.setdefault(r.url.rsplit("/", 1)[1], time.monotonic())
+            )
         assert sorted(r.outcome for r in summary.results) == ["new", "new"], summary.results
         return done
 
@@ -281,8 +296,10 @@ def test_a_publishers_many_feeds_do_not_hold_up_other_hosts(settings: Settings, 
     """Six section feeds on one host wait out their spacing without taking the poller's
     in-flight slots (two here): the one feed of another host, listed last, is polled at once."""
     settings = settings.replace(request_spacing=0.3, max_connections=4)  # two polls in flight
-    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>'
-            b"<link>https://news.example/</link></channel></rss>")
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>'
+        b"<link>https://news.example/</link></channel></rss>"
+    )
 
     async def handle(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/rss+xml")
@@ -296,7 +313,8 @@ def test_a_publishers_many_feeds_do_not_hold_up_other_hosts(settings: Settings, 
             lone = add_feeds(store, other, ("/news.xml",))
             summary = await Pipeline(settings, store).poll_due(
                 feeds=[*sections.values(), *lone.values()],
-                on_feed=lambda r: done.setdefault(r.url.split("/")[2], []).append(time.monotonic()))
+                on_feed=lambda r: done.setdefault(r.url.split("/")[2], []).append(time.monotonic()),
+            )
         assert [r.outcome for r in summary.results] == ["new"] * 7, summary.results
         return done
 

@@ -49,18 +49,90 @@ from tidings.model import Entry, ParsedFeed
 
 # -- the HTML cleaner ---------------------------------------------------------
 
-_FEEDPARSER_TAGS = frozenset({
-    "a", "abbr", "acronym", "area", "article", "aside", "b", "blockquote", "br", "caption",
-    "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt",
-    "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-    "i", "img", "ins", "kbd", "li", "map", "nav", "ol", "p", "pre", "q", "s", "samp", "small",
-    "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "time", "tr",
-    "tt", "u", "ul", "var",
-})
+_FEEDPARSER_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "acronym",
+        "area",
+        "article",
+        "aside",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "map",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "tt",
+        "u",
+        "ul",
+        "var",
+    }
+)
 _TAGS = set(_FEEDPARSER_TAGS & set(nh3.ALLOWED_TAGS))
 _ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items() if tag in _TAGS}
-_URL_SCHEMES = {"ftp", "http", "https", "irc", "ircs", "magnet", "mailto", "mms", "news", "nntp",
-                "sip", "ssh"}
+_URL_SCHEMES = {
+    "ftp",
+    "http",
+    "https",
+    "irc",
+    "ircs",
+    "magnet",
+    "mailto",
+    "mms",
+    "news",
+    "nntp",
+    "sip",
+    "ssh",
+}
 _URI_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 # a start tag that canonicalising can change: two or more attributes (sorted), or one URI
@@ -71,14 +143,24 @@ _CANON_TAG = re.compile(rf"<([a-z][a-z0-9]*)((?:{_ATTR_UNIT}){{2,}}|{_RELATIVE_U
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
 
-_CLEANER = nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=_URL_SCHEMES,
-                       clean_content_tags={"script", "style", "applet"}, link_rel=None,
-                       strip_comments=True)
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    url_schemes=_URL_SCHEMES,
+    clean_content_tags={"script", "style", "applet"},
+    link_rel=None,
+    strip_comments=True,
+)
 
 
 def _attr_escape(value: str) -> str:
-    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("\xa0", "&nbsp;")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+    return (
+        value.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("\xa0", "&nbsp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
 
 
 def _canonical_tag(m: re.Match[str], base: str) -> str:
@@ -169,9 +251,17 @@ class _Decline(Exception):
     pass
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          recover=False, remove_comments=True, remove_pis=True,
-                          remove_blank_text=True, collect_ids=False)
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    recover=False,
+    remove_comments=True,
+    remove_pis=True,
+    remove_blank_text=True,
+    collect_ids=False,
+)
 # remove_blank_text drops whitespace-only text just before a tag (where libxml2 deems it
 # ignorable): ~8% off the parse; every text this path reads is stripped or cleaned, and
 # an element's children (which make it decline) are counted the same
@@ -201,8 +291,9 @@ def _charset(content_type: str | None) -> tuple[str, str | None]:
     return main.strip().lower(), charset
 
 
-def parse_fast(body: bytes, url: str = "", *, content_type: str | None = None,
-               max_items: int = 500) -> ParsedFeed | Declined:
+def parse_fast(
+    body: bytes, url: str = "", *, content_type: str | None = None, max_items: int = 500
+) -> ParsedFeed | Declined:
     """Parse a well-formed RSS 2.0 / Atom 1.0 document, or decline."""
     try:
         return _parse(body, url, content_type, max_items)
@@ -222,9 +313,7 @@ def _parse(body: bytes, url: str, content_type: str | None, max_items: int) -> P
     m = _XML_DECL_ENCODING.match(head)
     if m and m.group(1).decode().lower() not in _UTF8:
         raise _Decline(f"declared encoding {m.group(1).decode()}")
-    if (b"\xc2" in body and _REDECODED_UTF8.search(body)) or (
-        b"&#" in body and _REDECODED_REFS.search(body)
-    ):
+    if (b"\xc2" in body and _REDECODED_UTF8.search(body)) or (b"&#" in body and _REDECODED_REFS.search(body)):
         raise _Decline("C1 controls or text that may be double-encoded UTF-8 (feedparser re-decodes)")
     if b"<!DOCTYPE" in head or body.find(b"<!ENTITY", 0, 8192) >= 0:
         raise _Decline("DOCTYPE or entity declaration")
@@ -291,11 +380,15 @@ def _absolute(link: str | None) -> str | None:
 # RFC 822 with a numeric or UTC zone only (feedparser reads more; those decline)
 _RFC822 = re.compile(
     r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"(\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? (GMT|UTC|UT|Z|[+-]\d{4})$")
-_MONTHS = {m: i for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+    r"(\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? (GMT|UTC|UT|Z|[+-]\d{4})$"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 _ZONES: dict[str, timezone] = {"GMT": UTC, "UTC": UTC, "UT": UTC, "Z": UTC}
@@ -320,8 +413,7 @@ def _rfc822(text: str | None) -> datetime | None:
         raise _Decline(f"date {text[:40]!r}")
     day, mon, year, hh, mm, ss, zone = m.groups()
     try:
-        dt = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0),
-                      tzinfo=_zone(zone))
+        dt = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0), tzinfo=_zone(zone))
     except ValueError as e:
         raise _Decline(f"date {text[:40]!r}") from e
     return _utc(dt)
@@ -351,8 +443,7 @@ def _utc(dt: datetime) -> datetime:
     return out
 
 
-def _add_image(images: list[tuple[int, str]] | None, priority: int,
-               href: str) -> list[tuple[int, str]]:
+def _add_image(images: list[tuple[int, str]] | None, priority: int, href: str) -> list[tuple[int, str]]:
     """(priority, url) pairs: 0 thumbnail, 1 image media:content, 2 image enclosure."""
     if images is None:
         return [(priority, href)]
@@ -384,10 +475,14 @@ def _pick_image(images: list[tuple[int, str]] | None) -> str | None:
     return next(u for p, u in images if p == best)
 
 
-_RSS_SINGLE = frozenset({"title", "link", "guid", "pubDate", "description", CONTENT_ENCODED,
-                         DC_CREATOR})
-_RSS_IGNORED = frozenset({"comments", "{http://purl.org/rss/1.0/modules/slash/}comments",
-                          "{http://wellformedweb.org/CommentAPI/}commentRss"})
+_RSS_SINGLE = frozenset({"title", "link", "guid", "pubDate", "description", CONTENT_ENCODED, DC_CREATOR})
+_RSS_IGNORED = frozenset(
+    {
+        "comments",
+        "{http://purl.org/rss/1.0/modules/slash/}comments",
+        "{http://wellformedweb.org/CommentAPI/}commentRss",
+    }
+)
 
 
 def _rss(root: Any, xml_langs: int, url: str, max_items: int) -> ParsedFeed:
@@ -420,8 +515,9 @@ def _rss(root: Any, xml_langs: int, url: str, max_items: int) -> ParsedFeed:
     entries = []
     for item in items[:max_items]:
         entries.append(_rss_item(item, url, language))
-    return ParsedFeed(format="rss", title=title, link=link, language=language,
-                      entries=tuple(entries), parser="fast")
+    return ParsedFeed(
+        format="rss", title=title, link=link, language=language, entries=tuple(entries), parser="fast"
+    )
 
 
 def _rss_item(item: Any, url: str, language: str | None) -> Entry:
@@ -480,20 +576,39 @@ def _rss_item(item: Any, url: str, language: str | None) -> Entry:
     if link is None and guid is not None and guid_is_link:
         link = _absolute(guid)
     return Entry(
-        link=link, title=title, guid=guid,
-        summary=clean_html(summary, url), content=clean_html(content, url),
-        author=author, published_at=published, updated_at=published,
-        categories=tuple(categories), image=_pick_image(images), language=language,
+        link=link,
+        title=title,
+        guid=guid,
+        summary=clean_html(summary, url),
+        content=clean_html(content, url),
+        author=author,
+        published_at=published,
+        updated_at=published,
+        categories=tuple(categories),
+        image=_pick_image(images),
+        language=language,
     )
 
 
-_ATOM_SINGLE = frozenset(ATOM + t for t in ("title", "id", "published", "updated", "author",
-                                            "summary", "content"))
+_ATOM_SINGLE = frozenset(
+    ATOM + t for t in ("title", "id", "published", "updated", "author", "summary", "content")
+)
 
 
-_ATOM_FEED_TAGS = frozenset(ATOM + t for t in (
-    "updated", "author", "subtitle", "rights", "generator", "icon", "logo", "category",
-    "contributor"))
+_ATOM_FEED_TAGS = frozenset(
+    ATOM + t
+    for t in (
+        "updated",
+        "author",
+        "subtitle",
+        "rights",
+        "generator",
+        "icon",
+        "logo",
+        "category",
+        "contributor",
+    )
+)
 
 
 def _atom_text(el: Any, *, html_ok: bool) -> str | None:
@@ -549,8 +664,9 @@ def _atom(root: Any, xml_langs: int, url: str, max_items: int) -> ParsedFeed:
             raise _Decline(f"feed element <{tag}>")
     if link is None and feed_id is not None:
         link = _absolute(feed_id)
-    return ParsedFeed(format="atom", title=title, link=link, language=language,
-                      entries=tuple(entries), parser="fast")
+    return ParsedFeed(
+        format="atom", title=title, link=link, language=language, entries=tuple(entries), parser="fast"
+    )
 
 
 def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
@@ -622,9 +738,15 @@ def _atom_entry(entry: Any, url: str, language: str | None) -> Entry:
     if link is None and guid is not None:  # feedparser: an id is the link when there is none
         link = _absolute(guid)
     return Entry(
-        link=link, title=title, guid=guid,
-        summary=clean_html(summary, url), content=clean_html(content, url),
-        author=author, published_at=published,
+        link=link,
+        title=title,
+        guid=guid,
+        summary=clean_html(summary, url),
+        content=clean_html(content, url),
+        author=author,
+        published_at=published,
         updated_at=updated if updated is not None else published,
-        categories=tuple(categories), image=_pick_image(images), language=language,
+        categories=tuple(categories),
+        image=_pick_image(images),
+        language=language,
     )

@@ -163,8 +163,13 @@ class GuardedResolver(AbstractResolver):
     empty; ``allow_private_addresses`` stays the only production switch.
     """
 
-    def __init__(self, allow_private: bool, *, static_hosts: dict[str, list[str]] | None = None,
-                 treat_as_public: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        allow_private: bool,
+        *,
+        static_hosts: dict[str, list[str]] | None = None,
+        treat_as_public: frozenset[str] = frozenset(),
+    ) -> None:
         self.allow_private = allow_private
         self.static_hosts = dict(static_hosts or {})
         self.treat_as_public = treat_as_public
@@ -173,14 +178,21 @@ class GuardedResolver(AbstractResolver):
     def _allowed(self, address: str) -> bool:
         return self.allow_private or address in self.treat_as_public or is_public_address(address)
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         if host in self.static_hosts:
             results: list[ResolveResult] = [
-                ResolveResult(hostname=host, host=a, port=port,
-                              family=socket.AF_INET6 if ":" in a else socket.AF_INET,
-                              proto=0, flags=socket.AI_NUMERICHOST)
-                for a in self.static_hosts[host]]
+                ResolveResult(
+                    hostname=host,
+                    host=a,
+                    port=port,
+                    family=socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+                for a in self.static_hosts[host]
+            ]
         else:
             try:
                 results = await self._inner.resolve(host, port, family)
@@ -298,8 +310,7 @@ class Fetcher:
             await self._reserve(self._next_start, (host, feed), delay)
 
     @staticmethod
-    async def _reserve(schedule: dict[tuple[str, bool], float], key: tuple[str, bool],
-                       delay: float) -> None:
+    async def _reserve(schedule: dict[tuple[str, bool], float], key: tuple[str, bool], delay: float) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         at = max(now, schedule.get(key, 0.0))
@@ -317,8 +328,7 @@ class Fetcher:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers={"User-Agent": self.settings.user_agent,
-                     "Accept-Encoding": "gzip, deflate, br"},
+            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout),
             auto_decompress=True,
             trust_env=False,
@@ -330,9 +340,17 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                  accept: str | None = None, max_bytes: int | None = None, feed: bool = False,
-                  turn_taken: bool = False) -> Response:
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        max_bytes: int | None = None,
+        feed: bool = False,
+        turn_taken: bool = False,
+    ) -> Response:
         """GET with redirects, limits and the guard; raises a ``FetchError`` subclass.
 
         ``feed``: a feed poll (spaced apart from page fetches, see the module docstring);
@@ -351,8 +369,9 @@ class Fetcher:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(deadline):
-                    return await self._get(url, etag, last_modified, accept,
-                                           max_bytes or self.settings.max_body_bytes, started)
+                    return await self._get(
+                        url, etag, last_modified, accept, max_bytes or self.settings.max_body_bytes, started
+                    )
             except TimeoutError as e:
                 raise FetchTimeout(f"no complete response within {deadline:g}s", url=url) from e
 
@@ -363,8 +382,15 @@ class Fetcher:
             slot = self._slots[host] = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
         return slot
 
-    async def _get(self, url: str, etag: str | None, last_modified: str | None,
-                   accept: str | None, max_bytes: int, started: float) -> Response:
+    async def _get(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str | None,
+        max_bytes: int,
+        started: float,
+    ) -> Response:
         assert self._session is not None
         headers: dict[str, str] = {}
         if accept:
@@ -385,7 +411,8 @@ class Fetcher:
                         redirects.append((r.status, target))
                         if len(redirects) > self.settings.max_redirects:
                             raise TooManyRedirects(
-                                f"more than {self.settings.max_redirects} redirects", url=url)
+                                f"more than {self.settings.max_redirects} redirects", url=url
+                            )
                         if target in seen:
                             raise TooManyRedirects(f"redirect loop at {target}", url=url)
                         seen.add(target)
@@ -394,12 +421,14 @@ class Fetcher:
                     if r.status == 304:
                         return self._response(current, r, b"", started, redirects)
                     if r.status >= 400:
-                        raise HTTPStatusError(r.status, url=current, reason=r.reason,
-                                              retry_after=_retry_after(r.headers))
+                        raise HTTPStatusError(
+                            r.status, url=current, reason=r.reason, retry_after=_retry_after(r.headers)
+                        )
                     declared = r.content_length  # compressed size when Content-Encoding is set
                     if declared is not None and declared > max_bytes:
-                        raise TooLarge(f"body of {declared} bytes is over the limit of "
-                                       f"{max_bytes}", url=current)
+                        raise TooLarge(
+                            f"body of {declared} bytes is over the limit of {max_bytes}", url=current
+                        )
                     body = await self._read_limited(r, max_bytes, current)
                     if not body.strip():
                         raise EmptyBody(f"HTTP {r.status} with an empty body", url=current)
@@ -434,10 +463,15 @@ class Fetcher:
         return b"".join(chunks)
 
     @staticmethod
-    def _response(url: str, r: aiohttp.ClientResponse, body: bytes, started: float,
-                  redirects: list[tuple[int, str]]) -> Response:
+    def _response(
+        url: str, r: aiohttp.ClientResponse, body: bytes, started: float, redirects: list[tuple[int, str]]
+    ) -> Response:
         headers: dict[str, Any] = {k.lower(): v for k, v in r.headers.items()}
         return Response(
-            url=url, status=r.status, headers=headers, body=body,
-            elapsed_ms=int((time.monotonic() - started) * 1000), redirects=tuple(redirects),
+            url=url,
+            status=r.status,
+            headers=headers,
+            body=body,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+            redirects=tuple(redirects),
         )

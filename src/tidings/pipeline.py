@@ -46,8 +46,10 @@ from tidings.stories import StoryStage
 log = logging.getLogger(__name__)
 
 ARTICLE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 
 
 @dataclass(slots=True)
@@ -143,8 +145,9 @@ class Pipeline:
         return self._robots
 
     # -- feeds -----------------------------------------------------------------
-    async def poll_due(self, *, on_feed: ProgressCallback | None = None,
-                       feeds: Sequence[Feed] | None = None) -> RunSummary:
+    async def poll_due(
+        self, *, on_feed: ProgressCallback | None = None, feeds: Sequence[Feed] | None = None
+    ) -> RunSummary:
         """Poll every due feed once (or the given feeds), concurrently."""
         due = list(feeds) if feeds is not None else self.store.sources.due_feeds()
         summary = RunSummary()
@@ -180,32 +183,63 @@ class Pipeline:
         else:
             self.store.attempts.record(**row)
 
-    def _success(self, feed_id: int, plan: Decision, *, etag: str | None,
-                 last_modified: str | None, body_hash: str | None, title: str | None = None,
-                 format: str | None = None, new_entries: int = 0) -> None:
+    def _success(
+        self,
+        feed_id: int,
+        plan: Decision,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        title: str | None = None,
+        format: str | None = None,
+        new_entries: int = 0,
+    ) -> None:
         if self._writes is not None and plan.url is None:
-            self._writes.successes.append(dict(
-                feed_id=feed_id, now=now_utc(), next_poll_at=plan.next_poll_at,
-                poll_interval_s=plan.interval_s, etag=etag, last_modified=last_modified,
-                body_hash=body_hash, new_entries=new_entries, title=title or None,
-                format=format or None))
+            self._writes.successes.append(
+                dict(
+                    feed_id=feed_id,
+                    now=now_utc(),
+                    next_poll_at=plan.next_poll_at,
+                    poll_interval_s=plan.interval_s,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                    new_entries=new_entries,
+                    title=title or None,
+                    format=format or None,
+                )
+            )
             return
         self.store.sources.record_success(
-            feed_id, next_poll_at=plan.next_poll_at, poll_interval_s=plan.interval_s, etag=etag,
-            last_modified=last_modified, body_hash=body_hash, title=title, format=format,
-            new_entries=new_entries, url=plan.url)
+            feed_id,
+            next_poll_at=plan.next_poll_at,
+            poll_interval_s=plan.interval_s,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            title=title,
+            format=format,
+            new_entries=new_entries,
+            url=plan.url,
+        )
 
     def _error(self, feed_id: int, message: str, plan: Decision) -> None:
         status = plan.status if plan.status != "active" else None
         if self._writes is not None:
-            self._writes.errors.append(dict(feed_id=feed_id, now=now_utc(), error=message,
-                                            next_poll_at=plan.next_poll_at, status=status))
+            self._writes.errors.append(
+                dict(
+                    feed_id=feed_id,
+                    now=now_utc(),
+                    error=message,
+                    next_poll_at=plan.next_poll_at,
+                    status=status,
+                )
+            )
         else:
-            self.store.sources.record_error(feed_id, message, next_poll_at=plan.next_poll_at,
-                                            status=status)
+            self.store.sources.record_error(feed_id, message, next_poll_at=plan.next_poll_at, status=status)
 
-    async def poll_feed(self, fetcher: Fetcher, feed: Feed, *,
-                        turn_taken: bool = False) -> FeedResult:
+    async def poll_feed(self, fetcher: Fetcher, feed: Feed, *, turn_taken: bool = False) -> FeedResult:
         """Fetch, parse and ingest one feed; every failure ends as a recorded error.
 
         ``turn_taken``: the caller already waited for the host's turn (``Fetcher.wait_turn``).
@@ -213,61 +247,103 @@ class Pipeline:
         assert feed.id is not None
         started = now_utc()
         try:
-            response = await fetcher.get(feed.url, etag=feed.etag,
-                                         last_modified=feed.last_modified, accept=FEED_ACCEPT,
-                                         feed=True, turn_taken=turn_taken)
+            response = await fetcher.get(
+                feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                accept=FEED_ACCEPT,
+                feed=True,
+                turn_taken=turn_taken,
+            )
         except (FetchError, InvalidURL) as e:
             return self._feed_failed(feed, e, started)
-        self._attempt(kind="feed", url=feed.url, feed_id=feed.id, started_at=started, ok=True,
-                      status_code=response.status, elapsed_ms=response.elapsed_ms,
-                      size=len(response.body))
+        self._attempt(
+            kind="feed",
+            url=feed.url,
+            feed_id=feed.id,
+            started_at=started,
+            ok=True,
+            status_code=response.status,
+            elapsed_ms=response.elapsed_ms,
+            size=len(response.body),
+        )
         new_url = response.permanent_redirect
         if new_url and self.store.sources.get_feed_by_url(new_url) is not None:
             new_url = None  # another feed already has that URL; keep ours
         if response.not_modified:
-            plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
-                                                   moved_to=new_url))
-            self._success(feed.id, plan, etag=feed.etag, last_modified=feed.last_modified,
-                          body_hash=feed.body_hash)
+            plan = self.schedule(
+                feed, PollOutcome(ok=True, changed=False, headers=response.headers, moved_to=new_url)
+            )
+            self._success(
+                feed.id, plan, etag=feed.etag, last_modified=feed.last_modified, body_hash=feed.body_hash
+            )
             return FeedResult(feed.id, feed.url, "not_modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
         if body_hash == feed.body_hash:  # same bytes as last time: nothing to parse
-            plan = self.schedule(feed, PollOutcome(ok=True, changed=False, headers=response.headers,
-                                                   moved_to=new_url))
-            self._success(feed.id, plan, etag=etag, last_modified=last_modified,
-                          body_hash=body_hash)
+            plan = self.schedule(
+                feed, PollOutcome(ok=True, changed=False, headers=response.headers, moved_to=new_url)
+            )
+            self._success(feed.id, plan, etag=etag, last_modified=last_modified, body_hash=body_hash)
             return FeedResult(feed.id, feed.url, "unchanged")
         try:
             # in a worker thread: a big feed, or one the fast path declines (feedparser reads
             # ~1 MB/s), would otherwise hold up every other poll on this event loop
             parsed = await asyncio.to_thread(
-                parse_feed, response.body, response.url, content_type=response.content_type,
-                max_items=self.settings.max_items_per_feed)
+                parse_feed,
+                response.body,
+                response.url,
+                content_type=response.content_type,
+                max_items=self.settings.max_items_per_feed,
+            )
         except ParseError as e:
             return self._feed_failed(feed, e, started, record_attempt=False)
         result = FeedResult(feed.id, feed.url, "new", entries=len(parsed.entries))
         await self.ingest(fetcher, feed, parsed, result)
-        plan = self.schedule(feed, PollOutcome(ok=True, changed=True, headers=response.headers,
-                                               entry_times=_entry_times(parsed), moved_to=new_url))
-        self._success(feed.id, plan, etag=etag, last_modified=last_modified,
-                      body_hash=body_hash, title=parsed.title, format=parsed.format,
-                      new_entries=result.new_articles)
+        plan = self.schedule(
+            feed,
+            PollOutcome(
+                ok=True,
+                changed=True,
+                headers=response.headers,
+                entry_times=_entry_times(parsed),
+                moved_to=new_url,
+            ),
+        )
+        self._success(
+            feed.id,
+            plan,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            title=parsed.title,
+            format=parsed.format,
+            new_entries=result.new_articles,
+        )
         return result
 
-    def _feed_failed(self, feed: Feed, error: TidingsError, started: datetime, *,
-                     record_attempt: bool = True) -> FeedResult:
+    def _feed_failed(
+        self, feed: Feed, error: TidingsError, started: datetime, *, record_attempt: bool = True
+    ) -> FeedResult:
         assert feed.id is not None
         message = f"{type(error).__name__}: {error}"
         status = error.status if isinstance(error, HTTPStatusError) else None
         retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
         log.warning("feed %s failed: %s", feed.url, message)
         if record_attempt:
-            self._attempt(kind="feed", url=feed.url, feed_id=feed.id, started_at=started,
-                          ok=False, status_code=status, error=message)
-        plan = self.schedule(feed, PollOutcome(ok=False, error=message, error_status=status,
-                                               retry_after=retry_after))
+            self._attempt(
+                kind="feed",
+                url=feed.url,
+                feed_id=feed.id,
+                started_at=started,
+                ok=False,
+                status_code=status,
+                error=message,
+            )
+        plan = self.schedule(
+            feed, PollOutcome(ok=False, error=message, error_status=status, retry_after=retry_after)
+        )
         self._error(feed.id, message, plan)
         return FeedResult(feed.id, feed.url, "error", error=message)
 
@@ -276,8 +352,7 @@ class Pipeline:
         """(link, entry) for each entry whose article is not stored yet, first link wins."""
         links: dict[str, Entry] = {}
         for entry in parsed.entries:
-            link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http")
-                                  else None)
+            link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http") else None)
             if link and link not in links:
                 links[link] = entry
         # most entries of a polled feed are stored already: match their URLs as given first,
@@ -287,8 +362,7 @@ class Pipeline:
         known_canonical = self.store.articles.known_urls(rest.values()) if rest else set()
         return [(u, links[u]) for u, c in rest.items() if c not in known_canonical]
 
-    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
-                     result: FeedResult) -> None:
+    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed, result: FeedResult) -> None:
         """Fetch, extract and store the entries of ``parsed`` that are not stored yet."""
         todo = self.new_entries(parsed)
         limit = asyncio.Semaphore(max(1, self.settings.max_connections_per_host))
@@ -308,8 +382,7 @@ class Pipeline:
 
         await asyncio.gather(*(one(u, e) for u, e in todo))
 
-    async def fetch_article(self, fetcher: Fetcher, feed: Feed, url: str,
-                            entry: Entry) -> Article | None:
+    async def fetch_article(self, fetcher: Fetcher, feed: Feed, url: str, entry: Entry) -> Article | None:
         """The article for one entry: the page's extraction, or the feed's text with a reason."""
         publisher = feed.source_name or urlsplit(url).hostname or "unknown"
         page: Response | None = None
@@ -325,16 +398,34 @@ class Pipeline:
             except (FetchError, InvalidURL) as e:
                 reason = f"page fetch failed: {type(e).__name__}: {e}"
                 self.store.attempts.record(
-                    kind="article", url=url, feed_id=feed.id, started_at=started, ok=False,
+                    kind="article",
+                    url=url,
+                    feed_id=feed.id,
+                    started_at=started,
+                    ok=False,
                     status_code=e.status if isinstance(e, HTTPStatusError) else None,
-                    error=str(e))
+                    error=str(e),
+                )
             else:
-                self.store.attempts.record(kind="article", url=url, feed_id=feed.id,
-                                           started_at=started, ok=True, status_code=page.status,
-                                           elapsed_ms=page.elapsed_ms, size=len(page.body))
+                self.store.attempts.record(
+                    kind="article",
+                    url=url,
+                    feed_id=feed.id,
+                    started_at=started,
+                    ok=True,
+                    status_code=page.status,
+                    elapsed_ms=page.elapsed_ms,
+                    size=len(page.body),
+                )
                 extracted = await asyncio.to_thread(
-                    extract, page.body, page.url, entry=entry, publisher=publisher,
-                    charset=page.charset, template=self.templates)
+                    extract,
+                    page.body,
+                    page.url,
+                    entry=entry,
+                    publisher=publisher,
+                    charset=page.charset,
+                    template=self.templates,
+                )
                 if not extracted.ok:
                     reason = f"extraction: {extracted.reason}"
         else:
@@ -354,15 +445,26 @@ class Pipeline:
         canonical = choose_canonical(final_url, extracted.canonical_url if extracted else None)
         meta = extracted if extracted is not None else fallback
         return Article(
-            id=None, url=final_url, canonical_url=canonical, title=title,
-            text=chosen.text, html=chosen.html, publisher=publisher,
-            source_id=feed.source_id, feed_id=feed.id, feed_url=feed.url,
+            id=None,
+            url=final_url,
+            canonical_url=canonical,
+            title=title,
+            text=chosen.text,
+            html=chosen.html,
+            publisher=publisher,
+            source_id=feed.source_id,
+            feed_id=feed.id,
+            feed_url=feed.url,
             author=meta.author or entry.author,
             published_at=meta.published_at or entry.published_at,
             updated_at=meta.updated_at or entry.updated_at,
-            fetched_at=now_utc(), language=meta.language or chosen.language,
-            image=meta.image or entry.image, summary=entry.summary,
-            extraction=how, extraction_reason=reason, content_hash=content_hash(chosen.text),
+            fetched_at=now_utc(),
+            language=meta.language or chosen.language,
+            image=meta.image or entry.image,
+            summary=entry.summary,
+            extraction=how,
+            extraction_reason=reason,
+            content_hash=content_hash(chosen.text),
             categories=entry.categories,
         )
 
@@ -398,4 +500,3 @@ class Pipeline:
         if self._enricher is None:
             self._enricher = Enricher(recogniser=load_recogniser(self.settings.enrich_recogniser))
         return self._enricher
-

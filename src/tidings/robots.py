@@ -132,16 +132,22 @@ class RobotsCache:
             if 400 <= e.status < 500:
                 robots = Robots(parser=None, reason=f"robots.txt: HTTP {e.status}, no rules")
             else:
-                robots = Robots(parser=None, disallow_all=True,
-                                reason=f"robots.txt unavailable ({e}); site treated as disallowed")
+                robots = Robots(
+                    parser=None,
+                    disallow_all=True,
+                    reason=f"robots.txt unavailable ({e}); site treated as disallowed",
+                )
                 ttl = RETRY_AFTER_FAILURE
         except InvalidURL as e:
             robots = Robots(parser=None, disallow_all=True, reason=f"robots.txt refused: {e}")
         except EmptyBody:
             robots = Robots(parser=None, reason="empty robots.txt, no rules")
         except FetchError as e:
-            robots = Robots(parser=None, disallow_all=True,
-                            reason=f"robots.txt unreachable ({e}); site treated as disallowed")
+            robots = Robots(
+                parser=None,
+                disallow_all=True,
+                reason=f"robots.txt unreachable ({e}); site treated as disallowed",
+            )
             ttl = RETRY_AFTER_FAILURE
         self._cache[origin] = (self._clock() + ttl, robots)
         return robots
