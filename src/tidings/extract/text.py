@@ -35,8 +35,15 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w|[\"'”’)])\s+(?=[,.;!?](\s|$))")
+# a run of spaces other than one plain space (which needs no replacing: most of them)
+_SPACE = re.compile(
+    r"[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
+    r"| [ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+)
+# space before , . ; ! ? that ends a word; the word end is checked in _drop_space (a lookbehind
+# here is tried at every character of the text, the space at every space: twice as slow)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[,.;!?](?:\s|$))")
+_WORD_END = re.compile(r"[\w\"'”’)]")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200e\u200f\ufeff]")
 
 
@@ -45,10 +52,15 @@ _ZERO_WIDTH = re.compile(r"[\u200b\u200e\u200f\ufeff]")
 
 def normalise_inline(text: str) -> str:
     """One paragraph: NFC, one space between words, no stray space before punctuation."""
-    text = unicodedata.normalize("NFC", text)
-    text = _ZERO_WIDTH.sub("", text)
+    if not text.isascii():  # ASCII is NFC already and has no zero-width characters
+        text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
     text = _SPACE.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
-    return _SPACE_BEFORE_PUNCT.sub("", text)
+    return _SPACE_BEFORE_PUNCT.sub(_drop_space, text)
+
+
+def _drop_space(m: re.Match[str]) -> str:
+    start = m.start()
+    return "" if start and _WORD_END.match(m.string, start - 1) else m.group()
 
 
 def normalise_text(text: str) -> str:
