@@ -153,25 +153,28 @@ def test_feeds_and_pages_keep_their_own_spacing() -> None:
 
 
 def test_spacing_kept_when_requests_wait_for_a_connection() -> None:
-    """Requests that queued for the host's one connection do not start together once it frees."""
+    """Requests that queued for the host's one connection do not start together once it frees.
+
+    (Arrivals are timed at the server, which shares this process: spacing and thresholds leave
+    0.1 s for the process being slow to answer on a loaded machine.)"""
     starts: list[float] = []
 
     async def slow_first(request: web.Request) -> web.Response:
         starts.append(time.monotonic())
         if len(starts) == 1:
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(0.8)
         return web.Response(body=b"ok")
 
     async def go() -> None:
         async with (
             serve_aiohttp(app_with({"/p": slow_first})) as base,
-            Fetcher(SETTINGS.replace(request_spacing=0.2, max_connections_per_host=1)) as f,
+            Fetcher(SETTINGS.replace(request_spacing=0.4, max_connections_per_host=1)) as f,
         ):
             await asyncio.gather(*(f.get(base + "/p") for _ in range(4)))
 
     run(go())
     gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
-    assert len(gaps) == 3 and gaps[0] >= 0.55 and min(gaps) >= 0.17, gaps
+    assert len(gaps) == 3 and gaps[0] >= 0.75 and min(gaps) >= 0.3, gaps
 
 
 def test_connections_per_host_limited() -> None:

@@ -269,10 +269,10 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._resolver = resolver
         # per-host politeness, per lane (feed, page) of each host: the loop time of the next
-        # free turn, and of the earliest next start (see _space_start); a host's own page
+        # free turn, and of the last request start (see _space_start); a host's own page
         # spacing when it asked for more (robots.txt Crawl-delay)
         self._next_turn: dict[tuple[str, bool], float] = {}
-        self._next_start: dict[tuple[str, bool], float] = {}
+        self._last_start: dict[tuple[str, bool], float] = {}
         self._host_delay: dict[str, float] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}  # at most N requests per host at once
 
@@ -299,24 +299,29 @@ class Fetcher:
         delay = self.host_delay(host, feed=feed)
         if delay <= 0 or not host:
             return
-        await self._reserve(self._next_turn, (host, feed), delay)
-
-    async def _space_start(self, url: str, feed: bool) -> None:
-        """Keep starts ``delay`` apart once a connection slot is held: turns are spaced, but
-        requests that waited for a slot (a slow host) would otherwise start together."""
-        host = (urlsplit(url).hostname or "").lower()
-        delay = self.host_delay(host, feed=feed)
-        if delay > 0 and host:
-            await self._reserve(self._next_start, (host, feed), delay)
-
-    @staticmethod
-    async def _reserve(schedule: dict[tuple[str, bool], float], key: tuple[str, bool], delay: float) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        at = max(now, schedule.get(key, 0.0))
-        schedule[key] = at + delay
+        at = max(now, self._next_turn.get((host, feed), 0.0))
+        self._next_turn[host, feed] = at + delay
         if at > now:
             await asyncio.sleep(at - now)
+
+    async def _space_start(self, url: str, feed: bool) -> None:
+        """Start ``delay`` after the lane's last start, once a connection slot is held.
+
+        Turns are spaced already, but requests that waited for a slot (a slow host), or
+        whose turns fell due together while the loop was busy, would start together: this
+        checks against the last actual start, and sleeps again if another went first.
+        """
+        host = (urlsplit(url).hostname or "").lower()
+        delay = self.host_delay(host, feed=feed)
+        if delay <= 0 or not host:
+            return
+        key = (host, feed)
+        loop = asyncio.get_running_loop()
+        while (wait := self._last_start.get(key, -delay) + delay - loop.time()) > 0:
+            await asyncio.sleep(wait)
+        self._last_start[key] = loop.time()
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
