@@ -18,7 +18,7 @@ pages labelled by hand in ``tests/data/extract_labels.json`` (pages of
 
 Figures (2 shared cores under load 3-7, so absolute docs/s are pessimistic;
 the ratio is the same run's): trafilatura F1 .9641 at 52-61 docs/s, tidings
-F1 .9773 (precision .9758, recall .9788) at 63-76 docs/s, x1.21-x1.27;
+F1 .9773 (precision .9758, recall .9788) at 63-76 docs/s, x1.21-x1.32;
 headlines 42/42, published dates 39/41. Before the chrome deletion, recall
 gating and byte-level parse of 2026-11: x0.92 on a quiet machine.
 
