@@ -320,7 +320,8 @@ def _may_overlap(phrase: Sequence[str]) -> bool:
     """Whether two matches of ``phrase`` can overlap ("a a", "a b a"): highlight() marks
     overlapping matches as one span, so ``bm25_one`` would count them short. Words are
     compared folded as FTS5's tokenizer folds them (case, diacritics); any repeated word
-    counts, which is stricter than needed and never too lax."""
+    counts, which is stricter than needed (a folding FTS5 does and NFKD does not
+    would slip through: a score a little low, never a wrong match)."""
     folded = [
         "".join(c for c in unicodedata.normalize("NFKD", w.casefold()) if not unicodedata.combining(c))
         for w in phrase
