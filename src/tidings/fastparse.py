@@ -270,13 +270,19 @@ _XML_DECL_ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._
 # windows-1252) and U+00C2..U+00F4 then U+00A0..U+00BF (UTF-8 read as Latin-1, which it
 # undoes); one regex for the raw bytes, one for character references; both need b"\xc2" / b"&#"
 _REDECODED_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|\xc3[\x82-\xb4]\xc2[\xa0-\xbf]")
+# (searched from the "#": "&" is everywhere in escaped HTML, "#" is rare; see _redecoded_ref)
 _REDECODED_REFS = re.compile(
-    rb"&#(?:[xX]0*[89][0-9a-fA-F]|0*1(?:2[89]|[3-5][0-9])"  # C1
+    rb"#(?:[xX]0*[89][0-9a-fA-F]|0*1(?:2[89]|[3-5][0-9])"  # C1
     rb"|[xX]0*[cCdD][0-9a-fA-F]|[xX]0*[eE][0-9a-fA-F]|[xX]0*[fF][0-4]"  # lead bytes, hex
     rb"|0*(?:19[4-9]|2[0-3][0-9]|24[0-4]));"  # lead bytes, decimal
 )
 _UTF8 = frozenset({"utf-8", "utf8"})
 _HTMLISH = re.compile(r"</\w+>|&#?\w+;|<\w+[\s/>]")
+
+
+def _redecoded_ref(body: bytes) -> bool:
+    """A character reference (``&#...;``) that feedparser re-decodes."""
+    return any(body[m.start() - 1 : m.start()] == b"&" for m in _REDECODED_REFS.finditer(body))
 
 
 def _charset(content_type: str | None) -> tuple[str, str | None]:
@@ -313,7 +319,7 @@ def _parse(body: bytes, url: str, content_type: str | None, max_items: int) -> P
     m = _XML_DECL_ENCODING.match(head)
     if m and m.group(1).decode().lower() not in _UTF8:
         raise _Decline(f"declared encoding {m.group(1).decode()}")
-    if (b"\xc2" in body and _REDECODED_UTF8.search(body)) or (b"&#" in body and _REDECODED_REFS.search(body)):
+    if (b"\xc2" in body and _REDECODED_UTF8.search(body)) or (b"&#" in body and _redecoded_ref(body)):
         raise _Decline("C1 controls or text that may be double-encoded UTF-8 (feedparser re-decodes)")
     if b"<!DOCTYPE" in head or body.find(b"<!ENTITY", 0, 8192) >= 0:
         raise _Decline("DOCTYPE or entity declaration")
@@ -425,9 +431,12 @@ def _rfc3339(text: str | None) -> datetime | None:
     m = _RFC3339.match(text)
     if not m:
         raise _Decline(f"date {text[:40]!r}")
-    y, mo, d, hh, mm, ss, zone = m.groups()
     try:
-        dt = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), tzinfo=_zone(zone))
+        if "." not in text and text.isascii():  # the common shape: the C parser reads it
+            dt = datetime.fromisoformat(text)
+        else:  # fractions are dropped (as feedparser does); \d also matched other digits
+            y, mo, d, hh, mm, ss, zone = m.groups()
+            dt = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), tzinfo=_zone(zone))
     except ValueError as e:
         raise _Decline(f"date {text[:40]!r}") from e
     return _utc(dt)
