@@ -356,6 +356,14 @@ def test_search_page(site: Site, client: TestClient) -> None:
     assert "Nothing found" in only_gazette
     assert client.get("/search", params={"q": "x", "since": "yesterday"}).status_code == 400
     assert 'href="/search/feed.rss?q=' in page
+    # the publisher list: every publisher once, names escaped, the chosen one selected
+    evil = next(s for s in site.store.sources.list_sources() if s.name == EVIL_PUBLISHER)
+    chosen = client.get("/search", params={"q": "festival", "source_id": str(evil.id)}).text
+    select = lxml.html.fromstring(chosen).get_element_by_id("f-pub")
+    names = [o.text_content() for o in select.iter("option")][1:]
+    assert sorted(names) == sorted(s.name for s in site.store.sources.list_sources())
+    assert [o.get("value") for o in select.iter("option") if o.get("selected") is not None] == [str(evil.id)]
+    assert "<script>alert(1)" not in chosen and "&lt;script&gt;alert(1)" in chosen
 
 
 def test_api(site: Site, client: TestClient) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from tidings.config import Settings
@@ -194,13 +194,22 @@ def search_filters(source_id: str | None, language: str | None, country: str | N
 PUBLISHER_LIST_SECONDS = 60.0
 
 
-def _publishers(request: Request) -> list[Source]:
-    """The publisher list of the search form, read at most once a minute."""
-    cached = getattr(request.app.state, "publisher_list", None)
+def _publisher_options(request: Request, selected: str | None) -> Markup:
+    """The publisher ``<option>`` list of the search form, built at most once a minute.
+
+    Built as one string rather than looped in the template: with hundreds of
+    publishers the loop and its escapes were a quarter of a search page's time.
+    """
+    cached = getattr(request.app.state, "publisher_options", None)
     if cached is None or time.monotonic() - cached[0] > PUBLISHER_LIST_SECONDS:
-        cached = (time.monotonic(), request.app.state.store.sources.list_sources())
-        request.app.state.publisher_list = cached
-    return cached[1]  # type: ignore[no-any-return]
+        sources = request.app.state.store.sources.list_sources()
+        html = "".join(f'<option value="{s.id}">{escape(s.name or "")}</option>' for s in sources)
+        cached = (time.monotonic(), html)
+        request.app.state.publisher_options = cached
+    html = cached[1]
+    if selected and selected.isdigit():
+        html = html.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
+    return Markup(html)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -214,7 +223,7 @@ def search_page(request: Request, q: str = "", source_id: str | None = None,
                                offset=max(0, offset), sort="date" if sort == "date" else "relevance")
     params = {k: v for k, v in request.query_params.items() if k != "offset"}
     return render(request, "search.html", q=q, page=page, params=params,
-                  sources=_publishers(request), sort=sort,
+                  publisher_options=_publisher_options(request, source_id), sort=sort,
                   next_url=("?" + urlencode({**params, "offset": page.next_offset}))
                   if page.next_offset else None,
                   feed_base="/search", feed_query=urlencode(params))
