@@ -139,6 +139,7 @@ _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 # attribute that is not absolute (resolved); every other tag is already canonical
 _ATTR_UNIT = r' [a-z\-]+="[^"]*"'
 _RELATIVE_URI_ATTR = r' (?:href|src|cite|longdesc)="(?![a-zA-Z][a-zA-Z0-9+.\-]*:)[^"]*"'
+_RELATIVE_URI = re.compile(_RELATIVE_URI_ATTR)
 _CANON_TAG = re.compile(rf"<([a-z][a-z0-9]*)((?:{_ATTR_UNIT}){{2,}}|{_RELATIVE_URI_ATTR})(/?)>")
 _ATTR = re.compile(r" ([a-z\-]+)=\"([^\"]*)\"")
 
@@ -165,8 +166,12 @@ def _attr_escape(value: str) -> str:
 
 def _canonical_tag(m: re.Match[str], base: str) -> str:
     tag, attrs, slash = m.groups()
+    pairs = _ATTR.findall(attrs)
+    if not _RELATIVE_URI.search(attrs):  # the common case: only the order changes
+        pairs.sort()
+        return "".join(["<", tag, *[f' {k}="{v}"' for k, v in pairs], slash, ">"])
     out = []
-    for name, value in _ATTR.findall(attrs):
+    for name, value in pairs:
         if name in _URI_ATTRIBUTES and not _ABSOLUTE.match(value):
             raw = html.unescape(value).strip()
             if not raw:  # emptied by a sanitiser (javascript: and friends): drop it
