@@ -26,9 +26,12 @@ from tidings.errors import StorageError
 from tidings.store.articles import ArticleStore
 from tidings.store.attempts import AttemptStore
 from tidings.store.entities import EntityStore
+from tidings.store.pairs import register_sqlite_functions
 from tidings.store.search import SearchStore
 from tidings.store.sources import SourceStore
 from tidings.store.stories import StoryStore
+
+__all__ = ["MIGRATIONS", "Store", "make_engine", "register_sqlite_functions"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,6 +58,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            register_sqlite_functions(dbapi_conn)  # the pair index's triggers call it
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)

@@ -22,6 +22,16 @@ A query of one phrase is ranked in Python by ``bm25_one`` (FTS5's bm25 formula,
 order and scores, from the window's marked text): FTS5's own bm25 would first
 count the phrase over the whole index, a second pass as dear as the search.
 
+A phrase of common words matches few articles, yet FTS5 walks the whole
+posting lists of its words to find them. A query of one phrase of ASCII words
+(exclusions ASCII too) therefore takes its window from the word-pair index
+``articles_pairs`` (``tidings.store.pairs``; SQLite only): candidates carrying
+every adjacent pair of the phrase, newest first, checked against their text
+split as FTS5 splits it (``SearchStore._pair_window``). The window, ranking
+and pages are the FTS5 road's exactly (``tests/test_pairs.py`` compares both;
+``benchmarks/phrase_search.py`` times them); ``SearchStore(engine,
+pair_index=False)`` keeps the FTS5 road for every query.
+
 Snippets come back as text with the match markers ``MARK_START`` /
 ``MARK_END`` (control characters that sanitised article text cannot carry);
 ``highlight_html`` escapes the text and turns the markers into ``<mark>``.
@@ -64,6 +74,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tidings.errors import StorageError
 from tidings.model import Article, Entity, Story
 from tidings.store.articles import _article
+from tidings.store.pairs import Fts5Words, is_ascii_phrase, pair_tokens, words
 from tidings.store.schema import UTCDateTime, articles, entities, mentions, sources, stories
 
 MARK_START = "\x02"
@@ -293,6 +304,11 @@ _FTS_MARKED = (
     .columns(column("id", Integer), column("t", String), column("b", String))
     .subquery("m")
 )
+# candidates from the word-pair index (tidings.store.pairs), newest first
+_PAIR_CANDIDATES = text(
+    "SELECT rowid FROM articles_pairs WHERE articles_pairs MATCH :pairs AND rowid < :before "
+    "ORDER BY rowid DESC LIMIT :n"
+)
 TITLE_WEIGHT = 8.0
 _K1, _B = 1.2, 0.75  # FTS5's bm25 constants (ext/fts5/fts5_aux.c)
 
@@ -330,12 +346,14 @@ def _may_overlap(phrase: Sequence[str]) -> bool:
 
 
 def bm25_one(
-    rows: Sequence[tuple[int, str, str, bytes]], n_rows: int, avgdl: float, n_hit: int
+    rows: Sequence[tuple[int, int, int, bytes]], n_rows: int, avgdl: float, n_hit: int
 ) -> list[tuple[int, float]]:
     """FTS5's ``bm25(articles_fts, 8.0, 1.0)`` for a query of ONE term or phrase, in Python.
 
-    ``rows`` are (rowid, marked headline, marked body, docsize blob); a match's
-    frequency is its marked spans, weighted like bm25's column weights; the
+    ``rows`` are (rowid, matches in the headline, matches in the body, docsize
+    blob); the counts are the marked spans of FTS5's highlight() or the
+    phrase's occurrences in the folded words (``_pair_window``); a match's
+    frequency is weighted like bm25's column weights; the
     document length is the docsize total, as FTS5's ``xColumnSize(-1)``. With
     one term or phrase the IDF is the same for every row, so the order is
     FTS5's exactly, and so is the score when ``n_hit`` is the true match count
@@ -348,8 +366,8 @@ def bm25_one(
     idf = math.log((n_rows - n_hit + 0.5) / (n_hit + 0.5))
     idf = idf if idf > 0.0 else 1e-6
     scored = []
-    for rowid, title, body, docsize in rows:
-        freq = TITLE_WEIGHT * title.count(MARK_START) + body.count(MARK_START)
+    for rowid, in_title, in_body, docsize in rows:
+        freq = TITLE_WEIGHT * in_title + in_body
         length = sum(sqlite_varints(docsize))
         score = -idf * freq * (_K1 + 1.0) / (freq + _K1 * (1.0 - _B + _B * length / avgdl))
         scored.append((score, -rowid))
@@ -368,8 +386,10 @@ def _fts_averages(conn: Any) -> tuple[int, float]:
 class SearchStore:
     """Full-text search and browse queries for the reader and the API."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, pair_index: bool = True) -> None:
+        """``pair_index=False`` takes FTS5's own road for every phrase (the baseline)."""
         self.engine = engine
+        self.pair_index = pair_index
 
     @property
     def dialect(self) -> str:
@@ -393,7 +413,7 @@ class SearchStore:
         cond = _filters(filters or SearchFilters(), scan_fts_first=self.dialect == "sqlite")
         try:
             if self.dialect == "sqlite":
-                rows = self._sqlite(parsed, cond, limit + 1, offset, sort)
+                rows = self._sqlite(parsed, cond, limit + 1, offset, sort, use_pairs=self.pair_index)
             else:
                 rows = self._postgres(parsed, cond, limit + 1, offset, sort)
         except SQLAlchemyError as e:
@@ -410,7 +430,16 @@ class SearchStore:
         )
         return SearchPage(hits, parsed, offset + limit if more else None)
 
-    def _sqlite(self, parsed: ParsedQuery, cond: list[Any], limit: int, offset: int, sort: str) -> list[Any]:
+    def _sqlite(
+        self,
+        parsed: ParsedQuery,
+        cond: list[Any],
+        limit: int,
+        offset: int,
+        sort: str,
+        *,
+        use_pairs: bool = True,
+    ) -> list[Any]:
         """The newest SEARCH_WINDOW matches (ids grow with ingestion; FTS5 walks rowids
         backwards without sorting), filters applied, ordered by rank or date; then the
         page's rows with their highlights.
@@ -423,7 +452,9 @@ class SearchStore:
         data). Any other query is ranked by FTS5's own bm25: its IDF counts are cheap for
         single words, and marking every row of a full window of a common word costs more
         than they do. A date-ordered query keeps FTS5's bm25 for its scores (asked for
-        the page's rows alone, FTS5 would count the IDF once per row).
+        the page's rows alone, FTS5 would count the IDF once per row). A one-phrase
+        query of ASCII words, with ``use_pairs``, finds its window through the word-pair
+        index (``_pair_window``), the same rows with the same counts.
         """
         match = fts5_query(parsed)
         one = len(parsed.phrases) == 1 and not parsed.terms and not _may_overlap(parsed.phrases[0])
@@ -440,13 +471,19 @@ class SearchStore:
                 )
                 ranked = [(r.id, r.score) for r in conn.execute(q, params)]
             elif one:
-                m = _FTS_MARKED
-                window = (
-                    self._window(m, cond)
-                    .add_columns(m.c.t, m.c.b, _DOCSIZE.c.sz)
-                    .join(_DOCSIZE, _DOCSIZE.c.id == m.c.id)
-                )
-                rows = conn.execute(window, params).all()
+                if use_pairs and is_ascii_phrase(parsed.phrases[0] + parsed.excluded):
+                    rows = self._pair_window(conn, parsed.phrases[0], parsed.excluded, cond)
+                else:
+                    m = _FTS_MARKED
+                    window = (
+                        self._window(m, cond)
+                        .add_columns(m.c.t, m.c.b, _DOCSIZE.c.sz)
+                        .join(_DOCSIZE, _DOCSIZE.c.id == m.c.id)
+                    )
+                    rows = [
+                        (i, t.count(MARK_START), b.count(MARK_START), sz)
+                        for i, t, b, sz in conn.execute(window, params)
+                    ]
                 # the window holds every match unless it is full, filtered or has an
                 # exclusion: the IDF's count is then exact, else a floor (which scales
                 # all scores alike)
@@ -479,6 +516,81 @@ class SearchStore:
             for i, score in ranked
             if i in full_rows
         ]
+
+    @staticmethod
+    def _pair_window(
+        conn: Any, phrase: Sequence[str], excluded: Sequence[str], cond: list[Any]
+    ) -> list[tuple[int, int, int, bytes]]:
+        """The one-phrase window through the word-pair index: what the FTS5 road's
+        window holds (the newest SEARCH_WINDOW matches after filters, with the
+        phrase's count in headline and body, and the docsize), without walking the
+        posting lists of the phrase's words.
+
+        Candidates come newest first from ``articles_pairs`` (every pair of the
+        phrase), SEARCH_WINDOW at a time; each is checked against its headline and
+        body split as FTS5 splits them (``pairs.words``): the phrase's words in a row
+        in one column, no excluded word in either. Checked in Python, not by FTS5:
+        FTS5 seeking to a rowid costs ~25 us (1,000 candidates: slower than the scan
+        this replaces); reading the row and splitting it costs a fraction of that.
+        The rows shown are matched by FTS5 again for their snippets, so a hash
+        collision can never show a non-match.
+        """
+        pairs = " ".join(f'"{t}"' for t in pair_tokens(phrase))
+        n = len(phrase)
+        target = list(phrase)
+        unwanted = set(excluded)
+        # ASCII text: FTS5's tokens are the [0-9A-Za-z] runs, so the phrase is its words
+        # with separators between and word edges around (counted by the regex engine)
+        edge_l, edge_r = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+        flags = re.IGNORECASE | re.ASCII
+        phrase_re = re.compile(edge_l + "[^0-9A-Za-z]+".join(phrase) + edge_r, flags)
+        unwanted_re = (
+            re.compile(edge_l + "(?:" + "|".join(excluded) + ")" + edge_r, flags) if excluded else None
+        )
+        fts5: Fts5Words | None = None
+        rows: list[tuple[int, int, int, bytes]] = []
+        before = 2**63 - 1
+        while len(rows) < SEARCH_WINDOW:
+            cand = [
+                r[0]
+                for r in conn.execute(
+                    _PAIR_CANDIDATES, {"pairs": pairs, "before": before, "n": SEARCH_WINDOW}
+                )
+            ]
+            if not cand:
+                break
+            q = (
+                select(articles.c.id, articles.c.title, articles.c.text, _DOCSIZE.c.sz)
+                .join(_DOCSIZE, _DOCSIZE.c.id == articles.c.id)
+                .where(articles.c.id.in_(cand), *cond)
+                .order_by(articles.c.id.desc())
+            )
+            for rowid, title, body, size in conn.execute(q):
+                counts = []
+                clean = True
+                for value in (title or "", body or ""):
+                    if value.isascii():
+                        counts.append(len(phrase_re.findall(value)))
+                        clean = clean and not (unwanted_re and unwanted_re.search(value))
+                    else:
+                        fts5 = fts5 or Fts5Words()
+                        found = words(value, fts5)
+                        counts.append(
+                            sum(
+                                1
+                                for i, w in enumerate(found)
+                                if w == target[0] and found[i : i + n] == target
+                            )
+                        )
+                        clean = clean and not unwanted.intersection(found)
+                if (counts[0] or counts[1]) and clean:
+                    rows.append((rowid, counts[0], counts[1], size))
+                    if len(rows) == SEARCH_WINDOW:
+                        break
+            if len(cand) < SEARCH_WINDOW:
+                break
+            before = cand[-1]
+        return rows
 
     @staticmethod
     def _window(m: Any, cond: list[Any]) -> Any:
