@@ -96,11 +96,14 @@ def words(text: str, fts5: Fts5Words | None = None) -> list[str]:
 
 def pairs_function() -> Callable[[str | None, str | None], str]:
     """``tidings_pairs(title, text)``: the space-joined pair tokens of an article."""
-    fts5 = Fts5Words()
+    fts5: list[Fts5Words] = []  # made on the first non-ASCII text, then kept
 
     def tidings_pairs(title: str | None, body: str | None) -> str:
-        tokens = pair_tokens(words(title or "", fts5))
-        tokens += pair_tokens(words(body or "", fts5))
+        texts = (title or "", body or "")
+        if not fts5 and not all(t.isascii() for t in texts):
+            fts5.append(Fts5Words())
+        tokens = pair_tokens(words(texts[0], fts5[0] if fts5 else None))
+        tokens += pair_tokens(words(texts[1], fts5[0] if fts5 else None))
         return " ".join(dict.fromkeys(tokens))
 
     return tidings_pairs
