@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tidings.cli import app
@@ -31,7 +32,7 @@ from tidings.config import Settings
 from tidings.model import Article, Source
 from tidings.pipeline import Pipeline
 from tidings.store import Store
-from tidings.store.schema import now_utc
+from tidings.store.schema import now_utc, story_redirects
 from tidings.stories import StoryStage, params_from, recluster
 from tidings.web import create_app
 
@@ -270,6 +271,25 @@ def test_merge_step_joins_split_stories_in_the_database(world) -> None:  # type:
     others = {next(iter(story_of[g])) for g in ("wire", "kohli_century", "kohli_foundation")}
     # a storyline left with one story (its fragments merged) is dissolved
     assert all(store.search.story(i).storyline_id is None for i in others)
+    # old links to a merged-away fragment lead to the story that took its articles
+    # (SQLite reuses the highest deleted id, so only ids above the newest story stay gone)
+    with store.engine.connect() as conn:
+        moved = dict(conn.execute(select(story_redirects.c.id, story_redirects.c.story_id)).tuples().all())
+    live = {next(iter(v)) for v in story_of.values()}
+    gone = {old: kept for old, kept in moved.items() if old not in live}
+    assert gone and set(gone.values()) <= live
+    assert all(store.stories.moved_to(old) == kept for old, kept in gone.items())
+    with TestClient(create_app(settings, store), follow_redirects=False) as client:
+        for old_id, kept in gone.items():
+            for path, want in ((f"/story/{old_id}", f"/story/{kept}"),
+                               (f"/api/stories/{old_id}", f"/api/stories/{kept}"),
+                               (f"/story/{old_id}/feed.atom", f"/story/{kept}/feed.atom")):
+                r = client.get(path)
+                assert (r.status_code, r.headers.get("location")) == (301, want), path
+        assert client.get(f"/story/{max(gone) + 10_000}").status_code == 404
+        assert client.get(f"/api/stories/{next(iter(gone))}", follow_redirects=True).status_code == 200
+    store.stories.reset()  # a rebuild forgets the old ids: no redirect to a story that is gone
+    assert store.stories.moved_to(next(iter(gone))) is None
 
 
 def test_embedding_backend_rebuilds_the_expected_stories(world) -> None:  # type: ignore[no-untyped-def]

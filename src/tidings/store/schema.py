@@ -113,6 +113,13 @@ stories = Table(
     Index("ix_stories_last_updated_at", "last_updated_at"),
 )
 
+story_redirects = Table(
+    "story_redirects",
+    metadata,
+    Column("id", Integer, primary_key=True),  # a story merged away (its id is no longer a story)
+    Column("story_id", Integer, nullable=False),  # the story that took its articles
+)
+
 storylines = Table(
     "storylines",
     metadata,

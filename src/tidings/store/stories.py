@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tidings.errors import StorageError
 from tidings.model import Article
 from tidings.store.articles import _article
-from tidings.store.schema import articles, duplicate_groups, stories, storylines
+from tidings.store.schema import articles, duplicate_groups, stories, story_redirects, storylines
 
 SUMMARY_CHARS = 320
 
@@ -246,6 +246,11 @@ class StoryStore:
                 conn.execute(select(s.id, s.storyline_id).where(s.id.in_((gone, into)))).tuples().all()
             )
             conn.execute(delete(stories).where(s.id == gone))
+            # old links to ``gone`` (and to stories merged into it before) now lead to ``into``
+            r = story_redirects.c
+            conn.execute(update(story_redirects).where(r.story_id == gone).values(story_id=into))
+            conn.execute(delete(story_redirects).where(r.id.in_((gone, into))))
+            conn.execute(insert(story_redirects).values(id=gone, story_id=into))
             line = lines.get(into) or lines.get(gone)
             if line is not None:
                 conn.execute(update(stories).where(s.id == into).values(storyline_id=line))
@@ -412,6 +417,14 @@ class StoryStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(stories)).scalar_one())
 
+    def moved_to(self, story_id: int) -> int | None:
+        """The story that took the articles of ``story_id`` when it was merged away, if it
+        still exists (``None`` for an id that never was a story, or after a recluster)."""
+        r = story_redirects.c
+        q = select(r.story_id).join(stories, stories.c.id == r.story_id).where(r.id == story_id)
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar()
+
     def reset(self) -> None:
         """Forget every story, storyline and duplicate group; the articles stay."""
         try:
@@ -420,6 +433,7 @@ class StoryStore:
                     update(articles).values(story_id=None, duplicate_group_id=None, duplicate_of=None)
                 )
                 conn.execute(delete(stories))
+                conn.execute(delete(story_redirects))
                 conn.execute(delete(storylines))
                 conn.execute(delete(duplicate_groups))
         except SQLAlchemyError as e:

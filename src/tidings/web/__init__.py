@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -86,6 +86,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        location = (exc.headers or {}).get("Location")
+        if 300 <= exc.status_code < 400 and location:  # a moved story (api.no_story)
+            return RedirectResponse(location, status_code=exc.status_code)
         if request.url.path.startswith("/api/"):
             return JSONResponse(
                 {"error": {"status": exc.status_code, "message": exc.detail}}, status_code=exc.status_code

@@ -165,13 +165,22 @@ def list_stories(request: Request, cursor: str | None = None,
             if more and cards else None}
 
 
+def no_story(request: Request, story_id: int, path: str) -> HTTPException:
+    """404 for a story id, or a 301 to ``path`` with the id of the story it was merged into."""
+    moved = request.app.state.store.stories.moved_to(story_id)
+    if moved is None:
+        return HTTPException(404, f"No story {story_id}.")
+    return HTTPException(301, f"Story {story_id} is now story {moved}.",
+                         headers={"Location": path.format(moved)})
+
+
 @router.get("/stories/{story_id}")
 def get_story(request: Request, story_id: int) -> dict[str, Any]:
     """A story with every article in it, oldest first."""
     store = request.app.state.store
     story = store.search.story(story_id)
     if story is None:
-        raise HTTPException(404, f"no story {story_id}")
+        raise no_story(request, story_id, "/api/stories/{}")
     site = request.app.state.settings.site_name
     items = store.search.story_articles(story_id)
     return {**story_json(story, len(items), len({a.publisher for a in items})),

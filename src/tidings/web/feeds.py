@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from tidings.model import Article, attribution
 from tidings.store.search import SearchFilters
+from tidings.web.api import no_story
 
 router = APIRouter(include_in_schema=False)
 
@@ -226,7 +227,7 @@ def story_feed(request: Request, story_id: int, fmt: str) -> Response:
     store = request.app.state.store
     story = store.search.story(story_id)
     if story is None:
-        raise HTTPException(404, "No such story.")
+        raise no_story(request, story_id, "/story/{}/feed." + fmt)
     items = store.search.articles_where(_size(request), story_id=story_id)
     meta = _meta(request, story.title, f"/story/{story_id}", "Full coverage of this story")
     return feed_response(request, fmt, meta, items)

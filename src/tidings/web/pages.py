@@ -34,7 +34,7 @@ from tidings.extract import sanitize_html
 from tidings.fetch import Fetcher, check_url
 from tidings.model import Article, Source, attribution
 from tidings.store.search import SearchFilters, StoryCard
-from tidings.web.api import decode_cursor, encode_cursor
+from tidings.web.api import decode_cursor, encode_cursor, no_story
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -158,7 +158,7 @@ def story_page(request: Request, story_id: int) -> HTMLResponse:
     store = request.app.state.store
     story = store.search.story(story_id)
     if story is None:
-        raise HTTPException(404, "No such story.")
+        raise no_story(request, story_id, "/story/{}")
     items = store.search.story_articles(story_id)
     first = next((a for a in items if a.id == story.first_article_id), items[0] if items else None)
     timeline = store.search.storyline_stories(story.storyline_id) if story.storyline_id else []
