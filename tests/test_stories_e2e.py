@@ -272,12 +272,13 @@ def test_merge_step_joins_split_stories_in_the_database(world) -> None:  # type:
     # a storyline left with one story (its fragments merged) is dissolved
     assert all(store.search.story(i).storyline_id is None for i in others)
     # old links to a merged-away fragment lead to the story that took its articles
-    # (SQLite reuses the highest deleted id, so only ids above the newest story stay gone)
     with store.engine.connect() as conn:
         moved = dict(conn.execute(select(story_redirects.c.id, story_redirects.c.story_id)).tuples().all())
     live = {next(iter(v)) for v in story_of.values()}
-    gone = {old: kept for old, kept in moved.items() if old not in live}
-    assert gone and set(gone.values()) <= live
+    assert not set(moved) & live  # no id of a story merged away was handed out again
+    gone = moved
+    assert len(gone) == sum(p.new_story for p in placements) - len(groups)  # one per fragment merged
+    assert set(gone.values()) <= live
     assert all(store.stories.moved_to(old) == kept for old, kept in gone.items())
     with TestClient(create_app(settings, store), follow_redirects=False) as client:
         for old_id, kept in gone.items():

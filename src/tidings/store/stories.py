@@ -57,9 +57,18 @@ class StoryStore:
                     articles.c.id == article.id
                 )
             ).first()
+            fresh: dict[str, int] = {}
+            if conn.dialect.name == "sqlite":
+                # SQLite hands out max(id) + 1, so the id of a story merged away at the top
+                # would come back for an unrelated story; its redirect remembers it
+                top = select(func.max(stories.c.id).label("m")).union_all(
+                    select(func.max(story_redirects.c.id))
+                ).subquery()
+                fresh["id"] = int(conn.execute(select(func.max(top.c.m))).scalar() or 0) + 1
             story_id = int(
                 conn.execute(
                     insert(stories).values(
+                        **fresh,
                         title=article.title[:1000] or "(untitled)",
                         summary=_summary(article, extra.abstract if extra else None),
                         representative_article_id=article.id,
