@@ -46,8 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TIDINGS_SHARED", REPO / ".." / "shared"))
 HINDU = SHARED / "corpus" / "the-hindu" / "feeds" / "2016-06-14_thehindu.xml"
 STORIES = REPO / "tests" / "data" / "stories"
-AGENCY_BYLINES = {"pti": "PTI", "ians": "IANS", "ani": "ANI", "ap": "AP", "reuters": "Reuters",
-                  "afp": "AFP"}
+AGENCY_BYLINES = {"pti": "PTI", "ians": "IANS", "ani": "ANI", "ap": "AP", "reuters": "Reuters", "afp": "AFP"}
 
 
 def exact_hash(text: str) -> str:
@@ -83,12 +82,12 @@ def score(name: str, tp: int, fp: int, fn: int, seconds: float, n: int) -> None:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
-    print(f"  {name:<22} P={p:.4f} R={r:.4f} F1={f:.4f} (tp={tp} fp={fp} fn={fn}) "
-          f"{n / seconds:,.0f} texts/s")
+    print(f"  {name:<22} P={p:.4f} R={r:.4f} F1={f:.4f} (tp={tp} fp={fp} fn={fn}) {n / seconds:,.0f} texts/s")
 
 
-def run_stream(originals: list[str], copies: list[tuple[int, str]],
-               method: str) -> tuple[int, int, int, float]:
+def run_stream(
+    originals: list[str], copies: list[tuple[int, str]], method: str
+) -> tuple[int, int, int, float]:
     """Add originals in order (each looked up first), then look up every copy."""
     t0 = time.perf_counter()
     tp = fp = fn = 0
@@ -133,17 +132,20 @@ def hindu() -> None:
             continue
         copy = republish(text, agency, i)
         copies.append((i, copy))
-        if copy.startswith("NEW DELHI") or agency in copy[len(text) - 5:]:
+        if copy.startswith("NEW DELHI") or agency in copy[len(text) - 5 :]:
             agency_total += 1
             agency_right += detect_agency(copy) == agency
     long_enough = sum(len(t.split()) >= 15 for t, _ in items)
-    print(f"The Hindu 2016-06-14: {len(items)} items ({long_enough} of >= 15 words), "
-          f"{len(copies)} wire-bylined items republished as copies")
+    print(
+        f"The Hindu 2016-06-14: {len(items)} items ({long_enough} of >= 15 words), "
+        f"{len(copies)} wire-bylined items republished as copies"
+    )
     for method, name in (("exact", "baseline exact hash"), ("tidings", "tidings DuplicateIndex")):
         tp, fp, fn, secs = run_stream(originals, copies, method)
         score(name, tp, fp, fn, secs, len(originals) + len(copies))
-    print(f"  agency named from the copy's own credit (dateline or tail): "
-          f"{agency_right}/{agency_total} right")
+    print(
+        f"  agency named from the copy's own credit (dateline or tail): {agency_right}/{agency_total} right"
+    )
 
 
 def own_pairs() -> None:
@@ -156,8 +158,9 @@ def own_pairs() -> None:
     texts += [("event:" + a["outlet"] + a["title"], a["text"]) for a in events]
     pairs = list(itertools.combinations(range(len(texts)), 2))
     same = {(i, j): texts[i][0] == texts[j][0] == "wire" for i, j in pairs}
-    print(f"own fixtures: {sum(same.values())} positive pairs, "
-          f"{len(pairs) - sum(same.values())} negative pairs")
+    print(
+        f"own fixtures: {sum(same.values())} positive pairs, {len(pairs) - sum(same.values())} negative pairs"
+    )
     for name in ("baseline exact hash", "tidings DuplicateIndex"):
         t0 = time.perf_counter()
         tp = fp = fn = 0

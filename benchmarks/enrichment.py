@@ -68,28 +68,65 @@ LABEL_SECTIONS = {
     "science": "science climate environment science-environment space fnc/science",
     "health": "health fnc/health",
     "entertainment": "entertainment tvshowbiz culture cultura entertainment-arts arts television "
-                     "movies music celebrity showbiz fnc/entertainment",
+    "movies music celebrity showbiz fnc/entertainment",
     "politics": "politics political us-politics uk-politics fnc/politics",
     "world": "world international internacional foreignaffairs asia europe middleeast americas "
-             "africa fnc/world",
+    "africa fnc/world",
 }
 _LABEL = {w: t for t, ws in LABEL_SECTIONS.items() for w in ws.split()}
-_CATEGORY_LABEL = {"sport": "sport", "football": "sport", "world news": "world", "us sports": "sport",
-                   "business": "business", "technology": "technology", "science": "science",
-                   "culture": "entertainment", "film": "entertainment", "music": "entertainment",
-                   "us politics": "politics", "politics": "politics", "environment": "science"}
+_CATEGORY_LABEL = {
+    "sport": "sport",
+    "football": "sport",
+    "world news": "world",
+    "us sports": "sport",
+    "business": "business",
+    "technology": "technology",
+    "science": "science",
+    "culture": "entertainment",
+    "film": "entertainment",
+    "music": "entertainment",
+    "us politics": "politics",
+    "politics": "politics",
+    "environment": "science",
+}
 
 
 # The publishers' home countries, for the "world vs home news" rule (by host, as in the corpus).
-HOME = {"bbc.co.uk": "GB", "bbc.com": "GB", "dailymail.co.uk": "GB", "theguardian.com": "GB",
-        "cnn.com": "US", "edition.cnn.com": "US", "nytimes.com": "US", "foxnews.com": "US",
-        "wsj.com": "US", "latimes.com": "US", "vox.com": "US", "newyorker.com": "US",
-        "america.aljazeera.com": "US", "smh.com.au": "AU", "dailytelegraph.com.au": "AU",
-        "abc.net.au": "AU", "nzherald.co.nz": "NZ", "rnz.co.nz": "NZ", "straitstimes.com": "SG",
-        "channelnewsasia.com": "SG", "gmanetwork.com": "PH", "philstar.com": "PH",
-        "thehindu.com": "IN", "timesofindia.indiatimes.com": "IN", "cbc.ca": "CA",
-        "koreatimes.co.kr": "KR", "chinadaily.com.cn": "CN", "rt.com": "RU", "dw.com": "DE",
-        "france24.com": "FR", "aljazeera.com": "QA", "www3.nhk.or.jp": "JP", "ansa.it": "IT"}
+HOME = {
+    "bbc.co.uk": "GB",
+    "bbc.com": "GB",
+    "dailymail.co.uk": "GB",
+    "theguardian.com": "GB",
+    "cnn.com": "US",
+    "edition.cnn.com": "US",
+    "nytimes.com": "US",
+    "foxnews.com": "US",
+    "wsj.com": "US",
+    "latimes.com": "US",
+    "vox.com": "US",
+    "newyorker.com": "US",
+    "america.aljazeera.com": "US",
+    "smh.com.au": "AU",
+    "dailytelegraph.com.au": "AU",
+    "abc.net.au": "AU",
+    "nzherald.co.nz": "NZ",
+    "rnz.co.nz": "NZ",
+    "straitstimes.com": "SG",
+    "channelnewsasia.com": "SG",
+    "gmanetwork.com": "PH",
+    "philstar.com": "PH",
+    "thehindu.com": "IN",
+    "timesofindia.indiatimes.com": "IN",
+    "cbc.ca": "CA",
+    "koreatimes.co.kr": "KR",
+    "chinadaily.com.cn": "CN",
+    "rt.com": "RU",
+    "dw.com": "DE",
+    "france24.com": "FR",
+    "aljazeera.com": "QA",
+    "www3.nhk.or.jp": "JP",
+    "ansa.it": "IT",
+}
 
 
 def home_country(url: str) -> str | None:
@@ -133,14 +170,25 @@ def corpus_topic_items(shared: Path) -> Iterator[dict[str, Any]]:
     for entry in manifest["files"]:
         if entry["kind"] == "feed":
             parsed = feedparser.parse(str(root / entry["path"]))
-            items = [{"title": e.get("title") or "", "summary": e.get("summary") or "",
-                      "link": e.get("link") or "",
-                      "categories": [t.get("term") or "" for t in e.get("tags") or []]}
-                     for e in parsed.entries]
+            items = [
+                {
+                    "title": e.get("title") or "",
+                    "summary": e.get("summary") or "",
+                    "link": e.get("link") or "",
+                    "categories": [t.get("term") or "" for t in e.get("tags") or []],
+                }
+                for e in parsed.entries
+            ]
         elif entry["kind"] == "feed-items":
-            items = [{"title": i.get("title") or "", "summary": i.get("description") or "",
-                      "link": i.get("link") or "", "categories": []}
-                     for i in json.loads((root / entry["path"]).read_text(encoding="utf-8"))]
+            items = [
+                {
+                    "title": i.get("title") or "",
+                    "summary": i.get("description") or "",
+                    "link": i.get("link") or "",
+                    "categories": [],
+                }
+                for i in json.loads((root / entry["path"]).read_text(encoding="utf-8"))
+            ]
         else:
             continue
         for item in items:
@@ -150,8 +198,13 @@ def corpus_topic_items(shared: Path) -> Iterator[dict[str, Any]]:
             label = corpus_label(item["link"], item["categories"])
             if label is None:
                 continue
-            yield {"title": _strip(item["title"]), "text": _strip(item["summary"]),
-                   "url": item["link"], "categories": item["categories"], "topic": label}
+            yield {
+                "title": _strip(item["title"]),
+                "text": _strip(item["summary"]),
+                "url": item["link"],
+                "categories": item["categories"],
+                "topic": label,
+            }
 
 
 def gazetteer_only(text: str, gaz: Gazetteer) -> list[EntityMention]:
@@ -194,10 +247,15 @@ def bench_language(enricher: Enricher, errors: bool) -> None:
         if errors and guess != r["lang"]:
             print(f"  language miss: {r['lang']} -> {guess}: {r['text'][:60]}")
     langs = sorted(per)
-    indian = [c for c in langs if c in {"hi", "bn", "ta", "te", "mr", "gu", "kn", "ml", "pa", "or",
-                                         "ur", "as", "ne"}]
-    print(f"language   paragraphs={len(rows)} languages={len(langs)} (Indian: {len(indian)}: "
-          f"{' '.join(indian)})")
+    indian = [
+        c
+        for c in langs
+        if c in {"hi", "bn", "ta", "te", "mr", "gu", "kn", "ml", "pa", "or", "ur", "as", "ne"}
+    ]
+    print(
+        f"language   paragraphs={len(rows)} languages={len(langs)} (Indian: {len(indian)}: "
+        f"{' '.join(indian)})"
+    )
     print(f"  tidings accuracy        {ok / len(rows):.3f}")
     print(f"  baseline py3langid      {base_ok / len(rows):.3f}")
     worst = sorted(langs, key=lambda c: per_ok[c] / per[c])[:3]
@@ -206,8 +264,10 @@ def bench_language(enricher: Enricher, errors: bool) -> None:
     short = [(" ".join(r["text"].split()[:5]), r["lang"]) for r in rows]
     s_ok = sum(enricher.detector.detect(t).code == lang for t, lang in short)
     s_base = sum(py3langid.classify(t)[0] == lang for t, lang in short)
-    print(f"  first five words only:  tidings {s_ok / len(short):.3f}, baseline py3langid "
-          f"{s_base / len(short):.3f}")
+    print(
+        f"  first five words only:  tidings {s_ok / len(short):.3f}, baseline py3langid "
+        f"{s_base / len(short):.3f}"
+    )
 
 
 def bench_entities(enricher: Enricher, errors: bool, name: str = "entities.jsonl") -> None:
@@ -236,23 +296,26 @@ def bench_entities(enricher: Enricher, errors: bool, name: str = "entities.jsonl
     print(f"  tidings                 P={ent.precision:.3f} R={ent.recall:.3f} F1={ent.f1:.3f}")
     for k, v in by_kind.items():
         print(f"    {k:<8}              P={v.precision:.3f} R={v.recall:.3f} F1={v.f1:.3f}")
-    print(f"  baseline gazetteer only P={base_ent.precision:.3f} R={base_ent.recall:.3f} "
-          f"F1={base_ent.f1:.3f}")
+    print(
+        f"  baseline gazetteer only P={base_ent.precision:.3f} R={base_ent.recall:.3f} F1={base_ent.f1:.3f}"
+    )
     print(f"countries ({name})  paragraphs={len(rows)} gold tags={ctry.tp + ctry.fn}")
     print(f"  tidings                 P={ctry.precision:.3f} R={ctry.recall:.3f} F1={ctry.f1:.3f}")
-    print(f"  baseline names only     P={base_ctry.precision:.3f} R={base_ctry.recall:.3f} "
-          f"F1={base_ctry.f1:.3f}")
+    print(
+        f"  baseline names only     P={base_ctry.precision:.3f} R={base_ctry.recall:.3f} "
+        f"F1={base_ctry.f1:.3f}"
+    )
 
 
-def _topic_scores(enricher: Enricher, items: list[dict[str, Any]], errors: bool,
-                  label: str) -> None:
+def _topic_scores(enricher: Enricher, items: list[dict[str, Any]], errors: bool, label: str) -> None:
     majority = Counter(i["topic"] for i in items).most_common(1)[0]
     full = text_only = text_home = 0
     confusion: Counter[tuple[str, str]] = Counter()
     for it in items:
         home = home_country(it.get("url") or "")
-        f = enricher.enrich(it["title"], it["text"], it.get("url"), it.get("categories") or (),
-                            home_country=home).topic
+        f = enricher.enrich(
+            it["title"], it["text"], it.get("url"), it.get("categories") or (), home_country=home
+        ).topic
         t = enricher.enrich(it["title"], it["text"]).topic
         h = enricher.enrich(it["title"], it["text"], home_country=home).topic
         full += f == it["topic"]
@@ -268,8 +331,10 @@ def _topic_scores(enricher: Enricher, items: list[dict[str, Any]], errors: bool,
     print(f"  tidings, full           {full / n:.3f}  (feed category + URL + text)")
     print(f"  baseline majority class {majority[1] / n:.3f}  (always {majority[0]!r})")
     if errors:
-        print("  commonest text-only confusions: "
-              + ", ".join(f"{g}->{p} {c}" for (g, p), c in confusion.most_common(6)))
+        print(
+            "  commonest text-only confusions: "
+            + ", ".join(f"{g}->{p} {c}" for (g, p), c in confusion.most_common(6))
+        )
 
 
 def bench_topics(enricher: Enricher, shared: Path, errors: bool) -> None:
@@ -277,8 +342,11 @@ def bench_topics(enricher: Enricher, shared: Path, errors: bool) -> None:
     if not (shared / "corpus" / "manifest.json").is_file():
         print("topics (corpus sections)  skipped: ../shared/corpus not found")
         return
-    items = [i for i in corpus_topic_items(shared)
-             if enricher.detector.detect(f"{i['title']} {i['text']}").code == "en"]
+    items = [
+        i
+        for i in corpus_topic_items(shared)
+        if enricher.detector.detect(f"{i['title']} {i['text']}").code == "en"
+    ]
     _topic_scores(enricher, items, errors, "corpus sections")
 
 
@@ -317,8 +385,10 @@ def bench_example(enricher: Enricher, shared: Path) -> None:
         return
     text = path.read_text(encoding="utf-8")
     res = enricher.enrich("", text)
-    print(f"example    {path.name}: language={res.language} topic={res.topic} "
-          f"countries={','.join(res.countries)}")
+    print(
+        f"example    {path.name}: language={res.language} topic={res.topic} "
+        f"countries={','.join(res.countries)}"
+    )
     print(f"  people: {', '.join(res.people())}")
     print(f"  places: {', '.join(res.places())}")
 

@@ -80,29 +80,34 @@ def plan(n: int, same: float, changed: float, slow: float, hostile: float) -> li
 
 
 def item_xml(feed: int, k: int) -> str:
-    return (f"<item><title>Feed {feed} story {k}: council approves budget for the new tram line"
-            f"</title><link>https://news{feed % 97}.example/{feed}/story-{k}</link>"
-            f"<guid isPermaLink=\"false\">f{feed}-s{k}</guid>"
-            f"<pubDate>Fri, 27 Nov 2026 {k % 24:02d}:{k % 60:02d}:00 +0000</pubDate>"
-            f"<category>Local</category><description>&lt;p&gt;The council voted on the budget "
-            f"for the tram line. Works start in spring and will take two years, officials said. "
-            f"Residents raised concerns about noise and traffic during construction.&lt;/p&gt;"
-            f"&lt;p&gt;&lt;a href=\"https://news{feed % 97}.example/{feed}/story-{k}\"&gt;Read "
-            f"more&lt;/a&gt;&lt;/p&gt;</description></item>")
+    return (
+        f"<item><title>Feed {feed} story {k}: council approves budget for the new tram line"
+        f"</title><link>https://news{feed % 97}.example/{feed}/story-{k}</link>"
+        f'<guid isPermaLink="false">f{feed}-s{k}</guid>'
+        f"<pubDate>Fri, 27 Nov 2026 {k % 24:02d}:{k % 60:02d}:00 +0000</pubDate>"
+        f"<category>Local</category><description>&lt;p&gt;The council voted on the budget "
+        f"for the tram line. Works start in spring and will take two years, officials said. "
+        f"Residents raised concerns about noise and traffic during construction.&lt;/p&gt;"
+        f'&lt;p&gt;&lt;a href="https://news{feed % 97}.example/{feed}/story-{k}"&gt;Read '
+        f"more&lt;/a&gt;&lt;/p&gt;</description></item>"
+    )
 
 
 def feed_xml(feed: int, version: int, build: int = 0) -> bytes:
     newest = version + ITEMS
     items = "".join(item_xml(feed, k) for k in range(newest, newest - ITEMS, -1))
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Feed {feed}</title><link>https://news{feed % 97}.example/</link>"
-            f"<language>en</language><ttl>{15 + build}</ttl>{items}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Feed {feed}</title><link>https://news{feed % 97}.example/</link>"
+        f"<language>en</language><ttl>{15 + build}</ttl>{items}</channel></rss>"
+    ).encode()
 
 
 SAME_BODY = feed_xml(0, 0)
 
 
 # -- the server (own process) ------------------------------------------------------
+
 
 def serve(hosts: list[str], kinds: list[str], slow_delay: float, conn: Connection) -> None:
     from aiohttp import web
@@ -119,8 +124,9 @@ def serve(hosts: list[str], kinds: list[str], slow_delay: float, conn: Connectio
             etag = f'"e{i}"'
             if inm == etag:
                 return web.Response(status=304, headers={"ETag": etag})
-            return web.Response(body=feed_xml(i, 0), content_type="application/rss+xml",
-                                headers={"ETag": etag})
+            return web.Response(
+                body=feed_xml(i, 0), content_type="application/rss+xml", headers={"ETag": etag}
+            )
         if kind == "slow":
             await asyncio.sleep(slow_delay)
             return web.Response(status=304, headers={"ETag": f'"e{i}"'})
@@ -128,13 +134,18 @@ def serve(hosts: list[str], kinds: list[str], slow_delay: float, conn: Connectio
             return web.Response(body=SAME_BODY, content_type="application/rss+xml")
         if kind == "rebuilt":  # a new document each time, but no new item
             versions[i] += 1
-            return web.Response(body=feed_xml(i, 0, build=versions[i]),
-                                content_type="application/rss+xml",
-                                headers={"ETag": f'"e{i}-b{versions[i]}"'})
+            return web.Response(
+                body=feed_xml(i, 0, build=versions[i]),
+                content_type="application/rss+xml",
+                headers={"ETag": f'"e{i}-b{versions[i]}"'},
+            )
         if kind == "changed":
             versions[i] += 1
-            return web.Response(body=feed_xml(i, versions[i]), content_type="application/rss+xml",
-                                headers={"ETag": f'"e{i}-v{versions[i]}"'})
+            return web.Response(
+                body=feed_xml(i, versions[i]),
+                content_type="application/rss+xml",
+                headers={"ETag": f'"e{i}-v{versions[i]}"'},
+            )
         bad = HOSTILE[i % len(HOSTILE)]
         if bad == "500":
             return web.Response(status=500, text="oops")
@@ -148,13 +159,15 @@ def serve(hosts: list[str], kinds: list[str], slow_delay: float, conn: Connectio
                 await asyncio.sleep(0.1)
             return resp
         if bad == "huge":
-            resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml",
-                                               "Content-Length": str(10**9)})
+            resp = web.StreamResponse(
+                headers={"Content-Type": "application/rss+xml", "Content-Length": str(10**9)}
+            )
             await resp.prepare(request)
             return resp
         if bad == "bomb":
-            return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
-                                                    "Content-Type": "application/rss+xml"})
+            return web.Response(
+                body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"}
+            )
         if bad == "html":
             return web.Response(body=html_page, content_type="text/html")
         if bad == "loop":
@@ -179,6 +192,7 @@ def serve(hosts: list[str], kinds: list[str], slow_delay: float, conn: Connectio
 
 # -- tidings ---------------------------------------------------------------------
 
+
 def seed(store: object, urls: list[str], kinds: list[str], first: int) -> None:
     """Every feed as if polled before: validators, body hash, and the 19 known items stored."""
     from sqlalchemy import insert, update
@@ -190,20 +204,44 @@ def seed(store: object, urls: list[str], kinds: list[str], first: int) -> None:
     now = now_utc()
     rows = []
     for i, (url, kind) in enumerate(zip(urls, kinds, strict=True), start=first):
-        rows.append(dict(source_id=src.id, url=url, status="active", poll_interval_s=900,
-                         next_poll_at=now - timedelta(seconds=1), error_count=0, entries_seen=0,
-                         created_at=now, format="rss",
-                         etag={"unchanged": f'"e{i}"', "slow": f'"e{i}"',
-                               "changed": f'"e{i}-v0"', "rebuilt": f'"e{i}-b0"'}.get(kind),
-                         body_hash=hashlib.sha256(SAME_BODY).hexdigest() if kind == "same" else None))
+        rows.append(
+            dict(
+                source_id=src.id,
+                url=url,
+                status="active",
+                poll_interval_s=900,
+                next_poll_at=now - timedelta(seconds=1),
+                error_count=0,
+                entries_seen=0,
+                created_at=now,
+                format="rss",
+                etag={
+                    "unchanged": f'"e{i}"',
+                    "slow": f'"e{i}"',
+                    "changed": f'"e{i}-v0"',
+                    "rebuilt": f'"e{i}-b0"',
+                }.get(kind),
+                body_hash=hashlib.sha256(SAME_BODY).hexdigest() if kind == "same" else None,
+            )
+        )
     known = []
     for i, kind in enumerate(kinds, start=first):
         if kind in ("changed", "rebuilt"):  # the items of version 0 (19 of every later one)
             for k in range(0, ITEMS + 1):
                 link = f"https://news{i % 97}.example/{i}/story-{k}"
-                known.append(dict(url=link, canonical_url=link, title=f"story {k}", text="t",
-                                  html="", fetched_at=now, sort_at=now, publisher="Benchmark",
-                                  extraction="feed"))
+                known.append(
+                    dict(
+                        url=link,
+                        canonical_url=link,
+                        title=f"story {k}",
+                        text="t",
+                        html="",
+                        fetched_at=now,
+                        sort_at=now,
+                        publisher="Benchmark",
+                        extraction="feed",
+                    )
+                )
     with store.engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(insert(feeds), rows)
         if known:
@@ -211,19 +249,26 @@ def seed(store: object, urls: list[str], kinds: list[str], first: int) -> None:
         conn.execute(update(feeds).values(next_poll_at=now - timedelta(seconds=1)))
 
 
-def run_tidings(urls: list[str], kinds: list[str], deadline: float, first: int = 0,
-                max_connections: int = 64) -> dict[str, float]:
+def run_tidings(
+    urls: list[str], kinds: list[str], deadline: float, first: int = 0, max_connections: int = 64
+) -> dict[str, float]:
     from tidings.config import load_settings
     from tidings.pipeline import Pipeline
     from tidings.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(environ={}, config_file=None,
-                                 database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
-                                 allow_private_addresses=True, request_spacing=0.0,
-                                 fetch_articles=False, enrich=False, request_timeout=deadline,
-                                 max_connections=max_connections,
-                                 log_level="ERROR")
+        settings = load_settings(
+            environ={},
+            config_file=None,
+            database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            allow_private_addresses=True,
+            request_spacing=0.0,
+            fetch_articles=False,
+            enrich=False,
+            request_timeout=deadline,
+            max_connections=max_connections,
+            log_level="ERROR",
+        )
         store = Store(settings.database_url)
         try:
             seed(store, urls, kinds, first)
@@ -235,21 +280,30 @@ def run_tidings(urls: list[str], kinds: list[str], deadline: float, first: int =
             stored_errors = sum(1 for f in store.sources.list_feeds() if f.last_error)
         finally:
             store.close()
-    return dict(polls=summary.feeds, wall=wall, cpu=cpu, parsed=outcomes["new"],
-                not_modified=outcomes["not_modified"], unchanged=outcomes["unchanged"],
-                errors=outcomes["error"], stored_errors=stored_errors,
-                new_articles=summary.new_articles)
+    return dict(
+        polls=summary.feeds,
+        wall=wall,
+        cpu=cpu,
+        parsed=outcomes["new"],
+        not_modified=outcomes["not_modified"],
+        unchanged=outcomes["unchanged"],
+        errors=outcomes["error"],
+        stored_errors=stored_errors,
+        new_articles=summary.new_articles,
+    )
 
 
 # -- the naive baseline --------------------------------------------------------------
+
 
 def run_naive(urls: list[str], kinds: list[str], deadline: float, first: int = 0) -> dict[str, float]:
     import feedparser
     import httpx
 
-    etags = [{"unchanged": f'"e{i}"', "slow": f'"e{i}"', "changed": f'"e{i}-v0"',
-              "rebuilt": f'"e{i}-b0"'}.get(k)
-             for i, k in enumerate(kinds, start=first)]
+    etags = [
+        {"unchanged": f'"e{i}"', "slow": f'"e{i}"', "changed": f'"e{i}-v0"', "rebuilt": f'"e{i}-b0"'}.get(k)
+        for i, k in enumerate(kinds, start=first)
+    ]
     outcomes: Counter[str] = Counter()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with httpx.Client(timeout=deadline, follow_redirects=True, max_redirects=5) as client:
@@ -268,9 +322,17 @@ def run_naive(urls: list[str], kinds: list[str], deadline: float, first: int = 0
                 d = feedparser.parse(r.content)
                 outcomes["new" if d.entries else "error"] += 1
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return dict(polls=len(urls), wall=wall, cpu=cpu, parsed=outcomes["new"],
-                not_modified=outcomes["not_modified"], unchanged=0, errors=outcomes["error"],
-                stored_errors=0, new_articles=0)
+    return dict(
+        polls=len(urls),
+        wall=wall,
+        cpu=cpu,
+        parsed=outcomes["new"],
+        not_modified=outcomes["not_modified"],
+        unchanged=0,
+        errors=outcomes["error"],
+        stored_errors=0,
+        new_articles=0,
+    )
 
 
 def cpu_of(pid: int | None) -> float:
@@ -290,14 +352,22 @@ def timed(server_pid: int | None, run: Callable[[], dict[str, float]]) -> dict[s
 
 
 def report(label: str, r: dict[str, float]) -> None:
-    print(f"{label:9s} {int(r['polls']):6d} polls in {r['wall']:6.1f}s wall, {r['cpu']:6.1f}s CPU: "
-          f"{r['polls'] / r['wall']:7.0f} polls/s, {r['parsed'] / r['wall']:6.1f} feeds parsed/s, "
-          f"{r['cpu'] / r['polls'] * 1000:5.2f} CPU s per 1,000 polls")
-    print(f"{'':9s} outcomes: {int(r['not_modified'])} not modified (304), {int(r['unchanged'])} "
-          f"same body (hash, not parsed), {int(r['parsed'])} parsed, {int(r['errors'])} errors"
-          + (f" ({int(r['stored_errors'])} recorded on their feeds), {int(r['new_articles'])} "
-             "new articles stored" if label == "tidings" else "")
-          + f"; the server used {r.get('server_cpu', 0.0):.1f}s CPU")
+    print(
+        f"{label:9s} {int(r['polls']):6d} polls in {r['wall']:6.1f}s wall, {r['cpu']:6.1f}s CPU: "
+        f"{r['polls'] / r['wall']:7.0f} polls/s, {r['parsed'] / r['wall']:6.1f} feeds parsed/s, "
+        f"{r['cpu'] / r['polls'] * 1000:5.2f} CPU s per 1,000 polls"
+    )
+    print(
+        f"{'':9s} outcomes: {int(r['not_modified'])} not modified (304), {int(r['unchanged'])} "
+        f"same body (hash, not parsed), {int(r['parsed'])} parsed, {int(r['errors'])} errors"
+        + (
+            f" ({int(r['stored_errors'])} recorded on their feeds), {int(r['new_articles'])} "
+            "new articles stored"
+            if label == "tidings"
+            else ""
+        )
+        + f"; the server used {r.get('server_cpu', 0.0):.1f}s CPU"
+    )
 
 
 def main() -> None:
@@ -311,11 +381,16 @@ def main() -> None:
     ap.add_argument("--slow-delay", type=float, default=0.5)
     ap.add_argument("--deadline", type=float, default=5.0, help="request_timeout for both (s)")
     ap.add_argument("--baseline-feeds", type=int, default=2000)
-    ap.add_argument("--max-connections", type=int, default=64,
-                    help="tidings' max_connections setting (default: its default, 64; the poller "
-                         "keeps half that many feeds in flight)")
-    ap.add_argument("--parse-feeds", type=int, default=1000,
-                    help="feeds in the all-changed phase (0: skip it)")
+    ap.add_argument(
+        "--max-connections",
+        type=int,
+        default=64,
+        help="tidings' max_connections setting (default: its default, 64; the poller "
+        "keeps half that many feeds in flight)",
+    )
+    ap.add_argument(
+        "--parse-feeds", type=int, default=1000, help="feeds in the all-changed phase (0: skip it)"
+    )
     args = ap.parse_args()
     logging.getLogger("tidings").setLevel(logging.ERROR)  # hostile feeds' warnings are expected
 
@@ -330,26 +405,46 @@ def main() -> None:
     port = parent.recv()
     urls = [f"http://{hosts[i % len(hosts)]}:{port}/f/{i}" for i in range(len(all_kinds))]
     mix = Counter(kinds)
-    print(f"server: {len(hosts)} loopback hosts, port {port}, own process; "
-          f"{args.feeds} feeds: " + ", ".join(f"{mix[k]} {k}" for k in KINDS)
-          + f"; slow = {args.slow_delay:g}s; deadline {args.deadline:g}s; tidings "
-          f"max_connections={args.max_connections}; machine: "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"server: {len(hosts)} loopback hosts, port {port}, own process; "
+        f"{args.feeds} feeds: "
+        + ", ".join(f"{mix[k]} {k}" for k in KINDS)
+        + f"; slow = {args.slow_delay:g}s; deadline {args.deadline:g}s; tidings "
+        f"max_connections={args.max_connections}; machine: "
+        f"{os.cpu_count()} CPUs"
+    )
     try:
         print("-- mixed list (conditional polls) --")
         pid = server.pid
-        report("tidings", timed(pid, lambda: run_tidings(urls[: args.feeds], kinds, args.deadline,
-                                                         max_connections=args.max_connections)))
+        report(
+            "tidings",
+            timed(
+                pid,
+                lambda: run_tidings(
+                    urls[: args.feeds], kinds, args.deadline, max_connections=args.max_connections
+                ),
+            ),
+        )
         n = min(args.baseline_feeds, args.feeds)
         report("naive", timed(pid, lambda: run_naive(urls[:n], kinds[:n], args.deadline)))
         if args.parse_feeds:
-            print(f"-- all changed ({args.parse_feeds} feeds: a new document, {ITEMS} items, "
-                  f"~{len(feed_xml(0, 0)) // 1000} KB each, every item already stored) --")
-            report("tidings", timed(pid, lambda: run_tidings(urls[args.feeds:], parse_kinds,
-                                                             args.deadline, args.feeds,
-                                                             args.max_connections)))
-            report("naive", timed(pid, lambda: run_naive(urls[args.feeds:], parse_kinds,
-                                                         args.deadline, args.feeds)))
+            print(
+                f"-- all changed ({args.parse_feeds} feeds: a new document, {ITEMS} items, "
+                f"~{len(feed_xml(0, 0)) // 1000} KB each, every item already stored) --"
+            )
+            report(
+                "tidings",
+                timed(
+                    pid,
+                    lambda: run_tidings(
+                        urls[args.feeds :], parse_kinds, args.deadline, args.feeds, args.max_connections
+                    ),
+                ),
+            )
+            report(
+                "naive",
+                timed(pid, lambda: run_naive(urls[args.feeds :], parse_kinds, args.deadline, args.feeds)),
+            )
     finally:
         server.terminate()
 

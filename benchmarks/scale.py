@@ -51,10 +51,17 @@ def serve(feeds: int, per_feed: int, conn: multiprocessing.connection.Connection
 
 def env_for(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    env.update({"TIDINGS_DATABASE_URL": url, "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
-                "TIDINGS_REQUEST_SPACING": "0", "TIDINGS_REQUEST_TIMEOUT": "60",
-                "TIDINGS_ENRICH": "false", "TIDINGS_LOG_LEVEL": "ERROR",
-                "TIDINGS_MAX_CONNECTIONS_PER_HOST": "16"})
+    env.update(
+        {
+            "TIDINGS_DATABASE_URL": url,
+            "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
+            "TIDINGS_REQUEST_SPACING": "0",
+            "TIDINGS_REQUEST_TIMEOUT": "60",
+            "TIDINGS_ENRICH": "false",
+            "TIDINGS_LOG_LEVEL": "ERROR",
+            "TIDINGS_MAX_CONNECTIONS_PER_HOST": "16",
+        }
+    )
     return env
 
 
@@ -88,14 +95,18 @@ def pg_run(server: PgServer, pubs: list[tuple[str, str]], workers: int) -> tuple
         with Store(url) as store:
             load(store, pubs)
             store.sources.reschedule_all(when=now_utc() + timedelta(days=1))  # not yet
-            procs = [subprocess.Popen([sys.executable, "-m", "tidings", "worker",
-                                       "--concurrency", "8"], env=env_for(url),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for _ in range(workers)]
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "tidings", "worker", "--concurrency", "8"],
+                    env=env_for(url),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(workers)
+            ]
             try:
                 with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-                    while conn.execute("SELECT count(*) FROM procrastinate_workers"
-                                       ).fetchone()[0] < workers:
+                    while conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] < workers:
                         time.sleep(0.1)
                 t = time.perf_counter()
                 store.sources.reschedule_all()  # every feed due now
@@ -140,19 +151,22 @@ def main() -> None:
         admin = cluster.url
     server = PgServer(admin)
     total = args.feeds * args.per_feed
-    print(f"machine: {os.cpu_count()} CPU cores; replay: {args.feeds} feeds x {args.per_feed} "
-          f"articles = {total} articles on 127.0.0.1")
+    print(
+        f"machine: {os.cpu_count()} CPU cores; replay: {args.feeds} feeds x {args.per_feed} "
+        f"articles = {total} articles on 127.0.0.1"
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             n, secs = sqlite_run(pubs, Path(tmp))
         base = n / secs
         print(f"{'setup':<34} {'articles':>8} {'seconds':>8} {'art/s':>7} {'vs baseline':>11}")
-        print(f"{'SQLite, single process (baseline)':<34} {n:>8} {secs:>8.1f} {base:>7.1f} "
-              f"{1.0:>10.2f}x")
+        print(f"{'SQLite, single process (baseline)':<34} {n:>8} {secs:>8.1f} {base:>7.1f} {1.0:>10.2f}x")
         for w in counts:
             n, secs = pg_run(server, pubs, w)
-            print(f"{f'PostgreSQL, {w} worker process(es)':<34} {n:>8} {secs:>8.1f} "
-                  f"{n / secs:>7.1f} {n / secs / base:>10.2f}x")
+            print(
+                f"{f'PostgreSQL, {w} worker process(es)':<34} {n:>8} {secs:>8.1f} "
+                f"{n / secs:>7.1f} {n / secs / base:>10.2f}x"
+            )
     finally:
         parent.send("stop")
         http.join(10)

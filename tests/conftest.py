@@ -69,8 +69,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers.setdefault("ETag", etag)
         self._send(route.status, route.body, route.content_type, headers)
 
-    def _send(self, status: int, body: bytes, ctype: str | None,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)
@@ -108,8 +109,15 @@ class PublisherServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def add(self, path: str, body: bytes | str = b"", *, status: int = 200,
-            content_type: str = "text/html", **kw: object) -> Route:
+    def add(
+        self,
+        path: str,
+        body: bytes | str = b"",
+        *,
+        status: int = 200,
+        content_type: str = "text/html",
+        **kw: object,
+    ) -> Route:
         data = body.encode("utf-8") if isinstance(body, str) else body
         route = Route(status=status, body=data, content_type=content_type, **kw)  # type: ignore[arg-type]
         self.routes[path] = route
@@ -126,25 +134,32 @@ class PublisherServer:
         self.add("/planet/a2.html", (site / "planet-a2.html").read_bytes())
         # /planet/gone.html is deliberately absent: 404
         self.add("/gazette/atom.xml", self.feed("gazette.atom"), content_type="application/atom+xml")
-        self.add("/gazette/g1.html", (site / "gazette-g1.html").read_bytes(),
-                 content_type="text/html; charset=utf-8")
+        self.add(
+            "/gazette/g1.html",
+            (site / "gazette-g1.html").read_bytes(),
+            content_type="text/html; charset=utf-8",
+        )
         self.add("/gazette/g2.html", (site / "gazette-g2.html").read_bytes())
         self.add("/wire/feed.json", self.feed("wire.json"), content_type="application/feed+json")
         self.add("/wire/empty.html", (site / "empty-page.html").read_bytes())
         self.add("/sitemap/news.xml", self.feed("news-sitemap.xml"), content_type="application/xml")
         # bad input
-        self.add("/bad/html-as-feed.xml", (site / "planet-a2.html").read_bytes(),
-                 content_type="application/rss+xml")
+        self.add(
+            "/bad/html-as-feed.xml",
+            (site / "planet-a2.html").read_bytes(),
+            content_type="application/rss+xml",
+        )
         self.add("/bad/500.xml", b"oops", status=500, content_type="text/plain")
         self.add("/bad/410.xml", b"gone", status=410, content_type="text/plain")
         self.add("/bad/loop-a.xml", b"", status=302, headers={"Location": "/bad/loop-b.xml"})
         self.add("/bad/loop-b.xml", b"", status=302, headers={"Location": "/bad/loop-a.xml"})
-        self.add("/bad/huge.xml", b"<rss>" + b"x" * 3_000_000 + b"</rss>",
-                 content_type="application/rss+xml")
-        self.add("/bad/slow.xml", self.feed("planet.rss"), delay=6.0,
-                 content_type="application/rss+xml")
-        self.add("/bad/malformed.xml", b"<?xml version='1.0'?><rss><channel><title>x</titl",
-                 content_type="application/rss+xml")
+        self.add("/bad/huge.xml", b"<rss>" + b"x" * 3_000_000 + b"</rss>", content_type="application/rss+xml")
+        self.add("/bad/slow.xml", self.feed("planet.rss"), delay=6.0, content_type="application/rss+xml")
+        self.add(
+            "/bad/malformed.xml",
+            b"<?xml version='1.0'?><rss><channel><title>x</titl",
+            content_type="application/rss+xml",
+        )
         self.add("/bad/empty.xml", b"", content_type="application/rss+xml")
 
     def close(self) -> None:
@@ -197,13 +212,15 @@ def store(settings: Settings) -> Iterator[Store]:
 def cli_env(database_url: str) -> dict[str, str]:
     """Environment for running the `tidings` command against a temp database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    env.update({
-        "TIDINGS_DATABASE_URL": database_url,
-        "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
-        "TIDINGS_REQUEST_TIMEOUT": "10",
-        "TIDINGS_MAX_BODY_BYTES": "2000000",
-        "TIDINGS_REQUEST_SPACING": "0",
-    })
+    env.update(
+        {
+            "TIDINGS_DATABASE_URL": database_url,
+            "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
+            "TIDINGS_REQUEST_TIMEOUT": "10",
+            "TIDINGS_MAX_BODY_BYTES": "2000000",
+            "TIDINGS_REQUEST_SPACING": "0",
+        }
+    )
     return env
 
 

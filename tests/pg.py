@@ -70,12 +70,28 @@ class LocalCluster:
         if os.geteuid() == 0:  # initdb refuses to run as root
             shutil.chown(self.dir, "postgres", "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run([initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                   "--no-sync", "-E", "UTF8", "--locale=C"])
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300")
-        self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
-                   "start", "-w", "-t", "60"])
+        self._run(
+            [
+                initdb,
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300"
+        )
+        self._run(
+            [pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "start", "-w", "-t", "60"]
+        )
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, cmd: list[str]) -> None:

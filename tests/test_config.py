@@ -30,15 +30,19 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     f = tmp_path / "tidings.toml"
     f.write_text('site_name = "From file"\nport = 9000\n[other]\n', encoding="utf-8")
     f.write_text('[tidings]\nsite_name = "From file"\nport = 9000\n', encoding="utf-8")
-    s = load_settings(environ={"TIDINGS_PORT": "9100", "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "yes"},
-                      config_file=f)
+    s = load_settings(
+        environ={"TIDINGS_PORT": "9100", "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "yes"}, config_file=f
+    )
     assert s.site_name == "From file" and s.port == 9100 and s.allow_private_addresses is True
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"TIDINGS_PORT": "eighty"}, "port must be int"),
-    ({"TIDINGS_ALLOW_PRIVATE_ADDRESSES": "maybe"}, "must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TIDINGS_PORT": "eighty"}, "port must be int"),
+        ({"TIDINGS_ALLOW_PRIVATE_ADDRESSES": "maybe"}, "must be true or false"),
+    ],
+)
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=env)

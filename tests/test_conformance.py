@@ -41,9 +41,20 @@ def _run(suite: Path, *extra: str) -> tuple[collections.Counter[str], str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         proc = subprocess.run(
-            [sys.executable, str(suite / "run_suite.py"), "--parser", "tidings.parse",
-             "--json", str(out), "--exit-zero", *extra],
-            capture_output=True, text=True, timeout=600, cwd=tmp,
+            [
+                sys.executable,
+                str(suite / "run_suite.py"),
+                "--parser",
+                "tidings.parse",
+                "--json",
+                str(out),
+                "--exit-zero",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp,
         )
         if not out.exists():
             return collections.Counter(), proc.stdout + proc.stderr
@@ -69,8 +80,9 @@ def test_every_suite_document_parses_or_raises_parse_error() -> None:
     outcomes: collections.Counter[str] = collections.Counter()
     for path in sorted(suite.rglob("*.xml")):
         try:
-            parsed = parse_feed(path.read_bytes(), "http://127.0.0.1:8097/tests/"
-                                + path.relative_to(suite).as_posix())
+            parsed = parse_feed(
+                path.read_bytes(), "http://127.0.0.1:8097/tests/" + path.relative_to(suite).as_posix()
+            )
         except ParseError:
             outcomes["refused"] += 1
         else:

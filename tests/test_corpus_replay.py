@@ -33,7 +33,9 @@ from .conftest import shared_path
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow, pytest.mark.timeout(1200)]
 
-_LINK = re.compile(rb"(<link>|<guid[^>]*>|<link\s[^>]*?href=[\"'])(\s*(?:<!\[CDATA\[)?\s*)(https?://)([^/<\"'\s\]]+)")
+_LINK = re.compile(
+    rb"(<link>|<guid[^>]*>|<link\s[^>]*?href=[\"'])(\s*(?:<!\[CDATA\[)?\s*)(https?://)([^/<\"'\s\]]+)"
+)
 
 
 def key(url: str) -> str:
@@ -62,6 +64,7 @@ class Replay(http.server.ThreadingHTTPServer):
         def sub(m: re.Match[bytes]) -> bytes:
             host = m.group(4).lower().removeprefix(b"www.")
             return m.group(1) + m.group(2) + self.base.encode() + b"/" + host
+
         return _LINK.sub(sub, body)
 
 
@@ -75,8 +78,11 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         k = self.path.lstrip("/")
-        entries = [e for e in self.server.table.get(k, [])
-                   if e["kind"] == "article" or (e.get("captured_at") or "") <= self.server.now]
+        entries = [
+            e
+            for e in self.server.table.get(k, [])
+            if e["kind"] == "article" or (e.get("captured_at") or "") <= self.server.now
+        ]
         if not entries:
             self._send(404, b"not in the corpus", {"Content-Type": "text/plain"})
             return
@@ -132,13 +138,14 @@ def test_replay_every_captured_feed(settings: Settings, store: Store) -> None:
                 parsed = parse_feed(server.rewrite((root / e["path"]).read_bytes()), max_items=2000)
                 snapshots_parsed += 1
                 expected_links.update(x.link for x in parsed.entries if x.link)
-        print(f"replayed {snapshots_parsed} snapshots of {len(feed_keys)} feeds: "
-              f"{len(expected_links)} distinct item links")
+        print(
+            f"replayed {snapshots_parsed} snapshots of {len(feed_keys)} feeds: "
+            f"{len(expected_links)} distinct item links"
+        )
         assert snapshots_parsed >= 200  # 215 snapshots, a few are identical to the one before
         stored = list(store.articles.iter_all())
         stored_urls = {a.url for a in stored} | {a.canonical_url for a in stored}
-        missing = [u for u in expected_links
-                   if u not in stored_urls and canonical_url(u) not in stored_urls]
+        missing = [u for u in expected_links if u not in stored_urls and canonical_url(u) not in stored_urls]
         assert not missing, f"{len(missing)} feed items not stored, e.g. {missing[:3]}"
         assert len(stored) >= 0.95 * len(expected_links)
         # article pages are not in the corpus: each falls back to feed text with a reason

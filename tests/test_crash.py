@@ -50,17 +50,22 @@ def _load(store: Store, feeds: list[tuple[str, str]]) -> None:
 
 
 def _rows(store: Store) -> list[Row]:
-    return sorted((a.canonical_url, a.title, a.content_hash, a.extraction)
-                  for a in store.articles.iter_all())
+    return sorted((a.canonical_url, a.title, a.content_hash, a.extraction) for a in store.articles.iter_all())
 
 
 def _env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    env.update({
-        "TIDINGS_DATABASE_URL": database_url, "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
-        "TIDINGS_REQUEST_SPACING": "0", "TIDINGS_REQUEST_TIMEOUT": "30",
-        "TIDINGS_ENRICH": "false", "TIDINGS_LOG_LEVEL": "WARNING", **extra,
-    })
+    env.update(
+        {
+            "TIDINGS_DATABASE_URL": database_url,
+            "TIDINGS_ALLOW_PRIVATE_ADDRESSES": "true",
+            "TIDINGS_REQUEST_SPACING": "0",
+            "TIDINGS_REQUEST_TIMEOUT": "30",
+            "TIDINGS_ENRICH": "false",
+            "TIDINGS_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
     return env
 
 
@@ -68,10 +73,10 @@ def _in_stories(store: Store) -> int:
     return sum(a.story_id is not None for a in store.articles.iter_all())
 
 
-def _single_process_run(tmp_path: Path, feeds: list[tuple[str, str]],
-                        stories: list[int] | None = None) -> list[Row]:
-    settings = load_settings(environ=_env(f"sqlite:///{tmp_path / 'baseline.db'}"),
-                             config_file=None)
+def _single_process_run(
+    tmp_path: Path, feeds: list[tuple[str, str]], stories: list[int] | None = None
+) -> list[Row]:
+    settings = load_settings(environ=_env(f"sqlite:///{tmp_path / 'baseline.db'}"), config_file=None)
     with Store(settings.database_url) as store:
         _load(store, feeds)
         asyncio.run(Pipeline(settings, store).poll_due())
@@ -111,7 +116,8 @@ def replay_server() -> Iterator[PublisherServer]:
 
 @pytest.mark.postgres
 def test_three_workers_under_sigkill_store_everything_exactly_once(
-        pg_url: str, replay_server: PublisherServer, tmp_path: Path) -> None:
+    pg_url: str, replay_server: PublisherServer, tmp_path: Path
+) -> None:
     feeds = replay.install(replay_server.add, replay_server.base, feeds=200, per_feed=1)
     stories: list[int] = []
     expected = _single_process_run(tmp_path, feeds, stories)
@@ -119,8 +125,12 @@ def test_three_workers_under_sigkill_store_everything_exactly_once(
 
     with Store(pg_url) as store:
         _load(store, feeds)
-        env = _env(pg_url, TIDINGS_JOB_LEASE_TIMEOUT="5", TIDINGS_WORKER_CONCURRENCY="6",
-                   TIDINGS_MAX_CONNECTIONS_PER_HOST="2")
+        env = _env(
+            pg_url,
+            TIDINGS_JOB_LEASE_TIMEOUT="5",
+            TIDINGS_WORKER_CONCURRENCY="6",
+            TIDINGS_MAX_CONNECTIONS_PER_HOST="2",
+        )
         for path, route in replay_server.routes.items():  # stretch the run on a fast machine,
             if path.endswith(".html"):  # so the chaos surely lands mid-run (>= 10 s of waits)
                 route.delay = 0.3
@@ -134,8 +144,7 @@ def test_three_workers_under_sigkill_store_everything_exactly_once(
             nonlocal started
             started += 1
             store.engine.dispose()  # no pooled connection crosses the fork
-            proc = FORK.Process(target=_worker, args=(env, logs / f"worker{started}.log"),
-                                daemon=True)
+            proc = FORK.Process(target=_worker, args=(env, logs / f"worker{started}.log"), daemon=True)
             proc.start()
             return proc
 
@@ -166,32 +175,38 @@ def test_three_workers_under_sigkill_store_everything_exactly_once(
         elapsed = time.monotonic() - t0
         got = _rows(store)
         urls = [r[0] for r in got]
-        tail = "\n".join((logs / f"worker{i}.log").read_text(errors="replace")[-600:]
-                         for i in range(1, started + 1))[-3000:]
-        print(f"chaos: {kills} SIGKILLs ({kills_mid_run} mid-run), {started} worker starts, "
-              f"{len(got)}/{len(expected)} articles, {elapsed:.0f} s")
+        tail = "\n".join(
+            (logs / f"worker{i}.log").read_text(errors="replace")[-600:] for i in range(1, started + 1)
+        )[-3000:]
+        print(
+            f"chaos: {kills} SIGKILLs ({kills_mid_run} mid-run), {started} worker starts, "
+            f"{len(got)}/{len(expected)} articles, {elapsed:.0f} s"
+        )
         assert kills_mid_run >= 3, f"chaos hit too late to mean anything ({kills} kills)\n{tail}"
         assert len(urls) == len(set(urls)), "an article was stored twice"
-        assert got == expected, (f"{len(got)} of {len(expected)} articles after {elapsed:.0f}s "
-                                 f"and {kills} kills\n{tail}")
+        assert got == expected, (
+            f"{len(got)} of {len(expected)} articles after {elapsed:.0f}s and {kills} kills\n{tail}"
+        )
         assert queue_depth(pg_url) == {}, "jobs left waiting (post-store included)"
         assert _in_stories(store) == stories[0] > 0  # the post-store stages ran on every one
-        stuck = [f.url for f in store.sources.list_feeds()
-                 if f.last_success_at is None or f.next_poll_at is None]
+        stuck = [
+            f.url for f in store.sources.list_feeds() if f.last_success_at is None or f.next_poll_at is None
+        ]
         assert stuck == []
         with store.engine.connect() as conn:
             from sqlalchemy import text
 
-            failed = conn.execute(text(
-                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'")).scalar_one()
+            failed = conn.execute(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'")
+            ).scalar_one()
         assert failed == 0
 
 
 @pytest.mark.sqlite_only
 def test_sqlite_fetch_killed_mid_run_resumes_without_loss_or_duplicates(
-        replay_server: PublisherServer, tmp_path: Path) -> None:
-    feeds = replay.install(replay_server.add, replay_server.base, feeds=60, per_feed=2,
-                           page_delay=0.05)
+    replay_server: PublisherServer, tmp_path: Path
+) -> None:
+    feeds = replay.install(replay_server.add, replay_server.base, feeds=60, per_feed=2, page_delay=0.05)
     expected = _single_process_run(tmp_path, feeds)
     assert len(expected) == 120
     db = tmp_path / "killed.db"
@@ -209,8 +224,12 @@ def test_sqlite_fetch_killed_mid_run_resumes_without_loss_or_duplicates(
 
     kills = []
     for target in (20, 60):  # kill -9 twice, at different points
-        proc = subprocess.Popen([sys.executable, "-m", "tidings", "fetch"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tidings", "fetch"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while stored() < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -218,8 +237,9 @@ def test_sqlite_fetch_killed_mid_run_resumes_without_loss_or_duplicates(
         proc.wait()
         kills.append(stored())
     assert all(0 < k < len(expected) for k in kills), f"kills did not land mid-run: {kills}"
-    done = subprocess.run([sys.executable, "-m", "tidings", "fetch"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tidings", "fetch"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     with Store(url) as store:
         got = _rows(store)

@@ -15,9 +15,11 @@ from tidings.dedup import (
     strip_furniture,
 )
 
-WIRE = ("The Reserve Bank of India on Wednesday kept its key lending rate unchanged at 6.5 per cent "
-        "for the fourth time in a row, saying inflation remained above its comfort level while "
-        "growth was holding up better than expected in the first quarter of the year.")
+WIRE = (
+    "The Reserve Bank of India on Wednesday kept its key lending rate unchanged at 6.5 per cent "
+    "for the fourth time in a row, saying inflation remained above its comfort level while "
+    "growth was holding up better than expected in the first quarter of the year."
+)
 
 
 def test_canonical_url_folds_tracking_amp_mobile_ports_and_slashes() -> None:
@@ -61,7 +63,9 @@ def test_canonical_url_is_idempotent_on_any_text(text: str) -> None:
 
 def test_choose_canonical_trusts_same_site_only() -> None:
     page = "https://www.example.com/a/story?utm_source=x"
-    assert choose_canonical(page, "https://example.com/news/story-123") == "https://example.com/news/story-123"
+    assert (
+        choose_canonical(page, "https://example.com/news/story-123") == "https://example.com/news/story-123"
+    )
     assert choose_canonical(page, "https://spam.example.net/x") == "https://example.com/a/story"
     assert choose_canonical(page, None) == "https://example.com/a/story"
 
@@ -101,8 +105,10 @@ def test_index_finds_edited_and_cut_copies_but_not_other_stories() -> None:
     assert match is not None and match.key == 1 and not match.exact
     cut = " ".join(WIRE.split()[:30])
     assert index.find(cut, now=1.0) is not None  # a cut-down copy (containment)
-    other = ("The Reserve Bank of India is expected to keep rates on hold, economists polled said on "
-             "Monday, pointing to sticky food prices and a strong rupee ahead of the policy meeting.")
+    other = (
+        "The Reserve Bank of India is expected to keep rates on hold, economists polled said on "
+        "Monday, pointing to sticky food prices and a strong rupee ahead of the policy meeting."
+    )
     assert index.find(other, now=1.0) is None
     exact = index.find(WIRE + " — PTI", now=2.0)
     assert exact is not None and exact.exact

@@ -40,19 +40,34 @@ def opml(server: PublisherServer, *paths: str) -> str:
 def loaded(publisher_server: PublisherServer, cli_env: dict[str, str], tmp_path: Path):
     """Three good publishers (RSS, Atom, JSON Feed) and six bad feeds, fetched once."""
     s = publisher_server
-    code, out = cli(cli_env, "sources", "add", s.url("/planet/"), "--name", "The Daily Planet",
-                    "--country", "us", "--language", "en")
+    code, out = cli(
+        cli_env,
+        "sources",
+        "add",
+        s.url("/planet/"),
+        "--name",
+        "The Daily Planet",
+        "--country",
+        "us",
+        "--language",
+        "en",
+    )
     assert code == 0, out
     assert "/planet/rss.xml" in out  # discovered from <link rel="alternate">
     listing = tmp_path / "sources.opml"
-    listing.write_text(opml(s, ("The Gazette", "IN", "hi", "/gazette/atom.xml"),  # type: ignore[arg-type]
-                            ("Wire Service", "", "en", "/wire/feed.json"),
-                            ("Bad HTML", "", "", "/bad/html-as-feed.xml"),
-                            ("Bad 500", "", "", "/bad/500.xml"),
-                            ("Bad loop", "", "", "/bad/loop-a.xml"),
-                            ("Bad huge", "", "", "/bad/huge.xml"),
-                            ("Bad malformed", "", "", "/bad/malformed.xml"),
-                            ("Bad empty", "", "", "/bad/empty.xml")))
+    listing.write_text(
+        opml(
+            s,
+            ("The Gazette", "IN", "hi", "/gazette/atom.xml"),  # type: ignore[arg-type]
+            ("Wire Service", "", "en", "/wire/feed.json"),
+            ("Bad HTML", "", "", "/bad/html-as-feed.xml"),
+            ("Bad 500", "", "", "/bad/500.xml"),
+            ("Bad loop", "", "", "/bad/loop-a.xml"),
+            ("Bad huge", "", "", "/bad/huge.xml"),
+            ("Bad malformed", "", "", "/bad/malformed.xml"),
+            ("Bad empty", "", "", "/bad/empty.xml"),
+        )
+    )
     code, out = cli(cli_env, "sources", "import", str(listing))
     assert code == 0, out
     assert "imported 8 new feeds" in out
@@ -74,14 +89,20 @@ def test_fetch_stores_articles_from_every_format(loaded) -> None:
     finally:
         st.close()
     assert set(by_title) == {
-        "India and Canada agree on security work plan", "City council approves new tram line",
-        "Harbour festival moves to June", "दिल्ली में बारिश से यातायात प्रभावित",
-        "Café owners protest new rules", "Video: a short clip", "Markets close higher",
+        "India and Canada agree on security work plan",
+        "City council approves new tram line",
+        "Harbour festival moves to June",
+        "दिल्ली में बारिश से यातायात प्रभावित",
+        "Café owners protest new rules",
+        "Video: a short clip",
+        "Markets close higher",
     }
     a1 = by_title["India and Canada agree on security work plan"]
     # the first sentence keeps the words inside the link, bold and italic
-    assert a1.text.startswith("India and Canada agreed on a work plan in a step toward rebuilding "
-                              "ties, officials in New Delhi and Ottawa said on Thursday")
+    assert a1.text.startswith(
+        "India and Canada agreed on a work plan in a step toward rebuilding "
+        "ties, officials in New Delhi and Ottawa said on Thursday"
+    )
     assert "Reviving strained India-Canada relations" in a1.text.split("\n\n")
     assert "ALSO READ" not in a1.text and "Google News" not in a1.text
     assert "Most read" not in a1.text and "All rights reserved" not in a1.text
@@ -116,8 +137,11 @@ def test_bad_feeds_are_recorded_not_fatal(loaded) -> None:
     finally:
         st.close()
     expected = {
-        "html-as-feed.xml": "NotAFeed", "500.xml": "HTTP 500", "loop-a.xml": "redirect loop",
-        "huge.xml": "TooLarge", "malformed.xml": "ParseError",
+        "html-as-feed.xml": "NotAFeed",
+        "500.xml": "HTTP 500",
+        "loop-a.xml": "redirect loop",
+        "huge.xml": "TooLarge",
+        "malformed.xml": "ParseError",
         "empty.xml": "EmptyBody",
     }
     for name, needle in expected.items():
@@ -174,13 +198,27 @@ def test_export_json_lines(loaded) -> None:
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert len(rows) == 7
-    required = {"id", "url", "canonical_url", "title", "text", "publisher", "feed_url",
-                "published_at", "fetched_at", "language", "author", "image", "attribution"}
+    required = {
+        "id",
+        "url",
+        "canonical_url",
+        "title",
+        "text",
+        "publisher",
+        "feed_url",
+        "published_at",
+        "fetched_at",
+        "language",
+        "author",
+        "image",
+        "attribution",
+    }
     for row in rows:
         assert required <= set(row)
         assert row["attribution"] == (
             "This story is auto aggregated by a computer programme and has not been created or "
-            f"edited by tidings. Publisher: {row['publisher']}")
+            f"edited by tidings. Publisher: {row['publisher']}"
+        )
         assert row["title"] and row["url"].startswith("http://127.0.0.1")
         assert row["text"] == row["text"].strip() and "\n\n\n" not in row["text"]
 
@@ -210,10 +248,12 @@ def test_reader_pages_show_articles_with_attribution(loaded) -> None:
         page = client.get(f"/article/{a1.id}")
         assert page.status_code == 200
         assert "<h1>India and Canada agree on security work plan</h1>" in page.text
-        assert ("This story is auto aggregated by a computer programme and has not been created "
-                "or edited by tidings. Publisher: The Daily Planet") in page.text
+        assert (
+            "This story is auto aggregated by a computer programme and has not been created "
+            "or edited by tidings. Publisher: The Daily Planet"
+        ) in page.text
         assert 'href="http://127.0.0.1' in page.text  # link to the original
-        assert "<a href=\"/planet/tags/security\">" not in page.text
+        assert '<a href="/planet/tags/security">' not in page.text
         clip = next(a for a in st.articles.iter_all() if a.title.startswith("Video"))
         assert "<script" not in client.get(f"/article/{clip.id}").text.split("</head>")[1]
         pub = client.get(f"/publisher/{a1.source_id}")
@@ -239,8 +279,9 @@ def test_reader_pages_show_articles_with_attribution(loaded) -> None:
 
 
 def test_news_sitemap_source(publisher_server, cli_env) -> None:
-    code, out = cli(cli_env, "sources", "add", publisher_server.url("/sitemap/news.xml"),
-                    "--name", "Planet sitemap")
+    code, out = cli(
+        cli_env, "sources", "add", publisher_server.url("/sitemap/news.xml"), "--name", "Planet sitemap"
+    )
     assert code == 0, out
     code, out = cli(cli_env, "fetch")
     assert code == 0 and "1 new articles" in out, out

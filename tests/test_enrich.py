@@ -65,8 +65,14 @@ def test_shared_example_story(enricher: Enricher) -> None:
     got = enricher.enrich("", path.read_text(encoding="utf-8"))
     assert got.language == "en"
     assert {"IN", "CA", "US", "MX"} <= set(got.countries)
-    assert {"Ajit Doval", "Nathalie Drouin", "Mark Carney", "Hardeep Singh Nijjar", "Justin Trudeau",
-            "Donald Trump"} <= _names(got, "person")
+    assert {
+        "Ajit Doval",
+        "Nathalie Drouin",
+        "Mark Carney",
+        "Hardeep Singh Nijjar",
+        "Justin Trudeau",
+        "Donald Trump",
+    } <= _names(got, "person")
     assert {"Ottawa", "New Delhi"} <= _names(got, "place")
     assert got.topic in {"world", "politics"}
     assert ("CA", "IN") in got.country_pairs
@@ -100,9 +106,18 @@ def test_declared_language_is_only_a_hint(enricher: Enricher) -> None:
 
 
 def test_language_column_of_an_article(enricher: Enricher) -> None:
-    article = Article(id=1, url="http://x.test/a", canonical_url="http://x.test/a",
-                      title="Tamil Nadu rains", text="சென்னையில் பெய்த கனமழையால் பல சாலைகளில் தண்ணீர் தேங்கியது.",
-                      html="", publisher="x", source_id=None, feed_id=None, language="en")
+    article = Article(
+        id=1,
+        url="http://x.test/a",
+        canonical_url="http://x.test/a",
+        title="Tamil Nadu rains",
+        text="சென்னையில் பெய்த கனமழையால் பல சாலைகளில் தண்ணீர் தேங்கியது.",
+        html="",
+        publisher="x",
+        source_id=None,
+        feed_id=None,
+        language="en",
+    )
     assert enricher.enrich_article(article).language == "ta"
 
 
@@ -110,8 +125,10 @@ def test_language_column_of_an_article(enricher: Enricher) -> None:
 
 
 def test_aliases_merge_into_one_person(enricher: Enricher) -> None:
-    text = ("NSA Ajit Doval met officials on Monday. Later, Doval told reporters the talks went well. "
-            "Ajit Doval returns on Friday.")
+    text = (
+        "NSA Ajit Doval met officials on Monday. Later, Doval told reporters the talks went well. "
+        "Ajit Doval returns on Friday."
+    )
     got = enricher.enrich("", text)
     doval = [e for e in got.entities if e.kind == "person" and "Doval" in e.name]
     assert len(doval) == 1
@@ -121,9 +138,12 @@ def test_aliases_merge_into_one_person(enricher: Enricher) -> None:
 
 
 def test_trigger_words_find_unknown_people(enricher: Enricher) -> None:
-    got = enricher.enrich("", "Telangana Industries Minister Duddilla Sridhar Babu opened the plant. "
-                              "Priyanka Kethavath, the chief engineer of the project, said output "
-                              "would double. Kethavath added that 500 jobs were created.")
+    got = enricher.enrich(
+        "",
+        "Telangana Industries Minister Duddilla Sridhar Babu opened the plant. "
+        "Priyanka Kethavath, the chief engineer of the project, said output "
+        "would double. Kethavath added that 500 jobs were created.",
+    )
     people = _names(got, "person")
     assert "Duddilla Sridhar Babu" in people
     assert "Priyanka Kethavath" in people
@@ -132,8 +152,11 @@ def test_trigger_words_find_unknown_people(enricher: Enricher) -> None:
 
 
 def test_organisations_by_suffix_and_gazetteer(enricher: Enricher) -> None:
-    got = enricher.enrich("", "Shares of Kaveri Pumps Ltd rose after the Reserve Bank of India cut rates, "
-                              "and the BJP welcomed the move.")
+    got = enricher.enrich(
+        "",
+        "Shares of Kaveri Pumps Ltd rose after the Reserve Bank of India cut rates, "
+        "and the BJP welcomed the move.",
+    )
     orgs = _names(got, "org")
     assert {"Kaveri Pumps Ltd", "Reserve Bank of India", "Bharatiya Janata Party"} <= orgs
     assert "IN" in got.countries
@@ -186,8 +209,10 @@ def test_load_recogniser() -> None:
 
 
 def test_countries_from_demonyms_places_and_leaders(enricher: Enricher) -> None:
-    got = enricher.enrich("", "Canadian officials met in Ottawa. Narendra Modi spoke to Narendra Modi's "
-                              "cabinet about the talks.")
+    got = enricher.enrich(
+        "",
+        "Canadian officials met in Ottawa. Narendra Modi spoke to Narendra Modi's cabinet about the talks.",
+    )
     assert got.countries[0] == "CA"
     assert "IN" in got.countries
 
@@ -229,8 +254,10 @@ def test_topic_from_feed_category_and_url() -> None:
 
 
 def test_topic_from_text(enricher: Enricher) -> None:
-    got = enricher.enrich("Bumrah takes five wickets as India bowl out Australia",
-                          "India's pace attack dismissed the hosts for 180 in the first innings.")
+    got = enricher.enrich(
+        "Bumrah takes five wickets as India bowl out Australia",
+        "India's pace attack dismissed the hosts for 180 in the first innings.",
+    )
     assert got.topic == "sport"
     assert got.topic in TOPICS
     assert enricher.enrich("", "").topic == "general"
@@ -241,15 +268,21 @@ def test_topic_from_text(enricher: Enricher) -> None:
 
 def test_sentences_keep_abbreviations_together() -> None:
     text = "Mr. Doval met U.S. officials on Monday. Talks went well! Did they agree? Dr. Rao said yes."
-    assert sentences(text) == ["Mr. Doval met U.S. officials on Monday.", "Talks went well!",
-                               "Did they agree?", "Dr. Rao said yes."]
+    assert sentences(text) == [
+        "Mr. Doval met U.S. officials on Monday.",
+        "Talks went well!",
+        "Did they agree?",
+        "Dr. Rao said yes.",
+    ]
 
 
 def test_summary_picks_central_sentences() -> None:
-    body = ("The city council approved a new metro line on Tuesday. The metro line will connect the "
-            "airport to the city centre. Weather was sunny. The council said the metro line would "
-            "cost 2 billion dollars. Construction of the metro line starts next year. Pigeons are "
-            "common in the square.")
+    body = (
+        "The city council approved a new metro line on Tuesday. The metro line will connect the "
+        "airport to the city centre. Weather was sunny. The council said the metro line would "
+        "cost 2 billion dollars. Construction of the metro line starts next year. Pigeons are "
+        "common in the square."
+    )
     summary = summarise("Council approves metro line", body)
     assert "metro line" in summary
     assert "Pigeons" not in summary
@@ -257,8 +290,10 @@ def test_summary_picks_central_sentences() -> None:
 
 
 def test_keywords_prefer_repeated_phrases() -> None:
-    body = ("The liaison officers will share intelligence. Liaison officers from both countries "
-            "meet monthly. Fentanyl smuggling was discussed.")
+    body = (
+        "The liaison officers will share intelligence. Liaison officers from both countries "
+        "meet monthly. Fentanyl smuggling was discussed."
+    )
     kws = keywords("Liaison officers to be posted", body)
     assert kws[0] == "liaison officers"
 
@@ -266,12 +301,25 @@ def test_keywords_prefer_repeated_phrases() -> None:
 def test_story_enrichment_merges_articles(enricher: Enricher) -> None:
     a = enricher.enrich("India and Canada restart talks", "Ajit Doval met Nathalie Drouin in Ottawa.")
     b = enricher.enrich("Canada, India agree on security plan", "Canadian and Indian officials met.")
-    arts = [Article(id=i, url=f"http://x.test/{i}", canonical_url=f"http://x.test/{i}", title=t,
-                    text=x, html="", publisher="x", source_id=None, feed_id=None)
-            for i, (t, x) in enumerate([("India and Canada restart talks",
-                                         "Ajit Doval met Nathalie Drouin in Ottawa."),
-                                        ("Canada, India agree on security plan",
-                                         "Canadian and Indian officials met.")])]
+    arts = [
+        Article(
+            id=i,
+            url=f"http://x.test/{i}",
+            canonical_url=f"http://x.test/{i}",
+            title=t,
+            text=x,
+            html="",
+            publisher="x",
+            source_id=None,
+            feed_id=None,
+        )
+        for i, (t, x) in enumerate(
+            [
+                ("India and Canada restart talks", "Ajit Doval met Nathalie Drouin in Ottawa."),
+                ("Canada, India agree on security plan", "Canadian and Indian officials met."),
+            ]
+        )
+    ]
     story = enricher.enrich_story(arts, [a, b])
     assert {"IN", "CA"} <= set(story.countries)
     assert "Ajit Doval" in _names(story, "person")
@@ -282,10 +330,15 @@ def test_story_enrichment_merges_articles(enricher: Enricher) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(title=st.text(max_size=80), text=st.text(max_size=600),
-       cats=st.lists(st.text(max_size=20), max_size=3), url=st.one_of(st.none(), st.text(max_size=40)))
-def test_enrich_never_raises(enricher: Enricher, title: str, text: str, cats: list[str],
-                             url: str | None) -> None:
+@given(
+    title=st.text(max_size=80),
+    text=st.text(max_size=600),
+    cats=st.lists(st.text(max_size=20), max_size=3),
+    url=st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_enrich_never_raises(
+    enricher: Enricher, title: str, text: str, cats: list[str], url: str | None
+) -> None:
     got = enricher.enrich(title, text, url, cats, declared_language="xx")
     assert got.topic in TOPICS
     assert all(len(c) == 2 for c in got.countries)

@@ -20,9 +20,15 @@ DATA = Path(__file__).parent / "data" / "enrich"
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TIDINGS_SHARED") or REPO / ".." / "shared")
 FLOORS = json.loads((DATA / "gate.json").read_text(encoding="utf-8"))
-TARGETS = {"language_accuracy": 0.97, "entity_f1": 0.75, "entity_f1_heldout": 0.75,
-           "country_f1": 0.90, "country_f1_heldout": 0.90, "topic_accuracy": 0.80,
-           "corpus_topic_accuracy_full": 0.80}
+TARGETS = {
+    "language_accuracy": 0.97,
+    "entity_f1": 0.75,
+    "entity_f1_heldout": 0.75,
+    "country_f1": 0.90,
+    "country_f1_heldout": 0.90,
+    "topic_accuracy": 0.80,
+    "corpus_topic_accuracy_full": 0.80,
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +49,14 @@ def test_language_accuracy(enricher: Enricher) -> None:
     assert ok / len(rows) >= FLOORS["language_accuracy"]
 
 
-@pytest.mark.parametrize(("name", "entity_floor", "country_floor"),
-                         [("entities.jsonl", "entity_f1", "country_f1"),
-                          ("entities_heldout.jsonl", "entity_f1_heldout", "country_f1_heldout")])
-def test_entities_and_countries(enricher: Enricher, name: str, entity_floor: str,
-                                country_floor: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "entity_floor", "country_floor"),
+    [
+        ("entities.jsonl", "entity_f1", "country_f1"),
+        ("entities_heldout.jsonl", "entity_f1_heldout", "country_f1_heldout"),
+    ],
+)
+def test_entities_and_countries(enricher: Enricher, name: str, entity_floor: str, country_floor: str) -> None:
     rows = load_jsonl(DATA / name)
     ent = ctry = PRF(0, 0, 0)
     for r in rows:
@@ -77,15 +86,24 @@ def test_corpus_topic_accuracy(enricher: Enricher) -> None:
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    items = [i for i in bench.corpus_topic_items(SHARED)
-             if enricher.detector.detect(f"{i['title']} {i['text']}").code == "en"]
+    items = [
+        i
+        for i in bench.corpus_topic_items(SHARED)
+        if enricher.detector.detect(f"{i['title']} {i['text']}").code == "en"
+    ]
     assert len(items) >= 500
-    full = sum(enricher.enrich(i["title"], i["text"], i["url"], i["categories"],
-                               home_country=bench.home_country(i["url"])).topic == i["topic"]
-               for i in items)
+    full = sum(
+        enricher.enrich(
+            i["title"], i["text"], i["url"], i["categories"], home_country=bench.home_country(i["url"])
+        ).topic
+        == i["topic"]
+        for i in items
+    )
     text = sum(enricher.enrich(i["title"], i["text"]).topic == i["topic"] for i in items)
-    home = sum(enricher.enrich(i["title"], i["text"], home_country=bench.home_country(i["url"])).topic
-               == i["topic"] for i in items)
+    home = sum(
+        enricher.enrich(i["title"], i["text"], home_country=bench.home_country(i["url"])).topic == i["topic"]
+        for i in items
+    )
     assert full / len(items) >= FLOORS["corpus_topic_accuracy_full"]
     assert text / len(items) >= FLOORS["corpus_topic_accuracy_text_only"]
     assert home / len(items) >= FLOORS["corpus_topic_accuracy_text_home"]

@@ -31,13 +31,17 @@ from .conftest import PublisherServer
 DATA = Path(__file__).parent / "data" / "enrich"
 runner = CliRunner()
 
-CRICKET = ("Bumrah takes five as India bowl out Australia in Perth",
-           "Jasprit Bumrah took five wickets for 30 runs as India bowled Australia out for 104 on the "
-           "second day of the first Test in Perth.\n\nCaptain Rohit Sharma said the bowlers had set up "
-           "the match. Australia need 430 runs to win with two days left in the Test.")
-HINDI = ("दिल्ली में भारी बारिश से यातायात प्रभावित",
-         "राष्ट्रीय राजधानी में शुक्रवार सुबह हुई भारी बारिश से कई इलाकों में पानी भर गया और यातायात "
-         "बुरी तरह प्रभावित हुआ।\n\nमौसम विभाग ने अगले दो दिनों तक और बारिश की चेतावनी जारी की है।")
+CRICKET = (
+    "Bumrah takes five as India bowl out Australia in Perth",
+    "Jasprit Bumrah took five wickets for 30 runs as India bowled Australia out for 104 on the "
+    "second day of the first Test in Perth.\n\nCaptain Rohit Sharma said the bowlers had set up "
+    "the match. Australia need 430 runs to win with two days left in the Test.",
+)
+HINDI = (
+    "दिल्ली में भारी बारिश से यातायात प्रभावित",
+    "राष्ट्रीय राजधानी में शुक्रवार सुबह हुई भारी बारिश से कई इलाकों में पानी भर गया और यातायात "
+    "बुरी तरह प्रभावित हुआ।\n\nमौसम विभाग ने अगले दो दिनों तक और बारिश की चेतावनी जारी की है।",
+)
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -47,9 +51,11 @@ def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
 
 def page(title: str, body: str, lang: str = "en") -> str:
     paras = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip())
-    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}'
-            f'</title><meta name="author" content="Staff Reporter"></head><body><article>'
-            f"<h1>{html.escape(title)}</h1>{paras}</article></body></html>")
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f'</title><meta name="author" content="Staff Reporter"></head><body><article>'
+        f"<h1>{html.escape(title)}</h1>{paras}</article></body></html>"
+    )
 
 
 def feed(base: str, items: list[tuple[str, str, str]]) -> str:
@@ -57,9 +63,12 @@ def feed(base: str, items: list[tuple[str, str, str]]) -> str:
         f"<item><title>{html.escape(t)}</title><link>{base}/enrich/{slug}.html</link>"
         f"<guid>{base}/enrich/{slug}.html</guid><category>{html.escape(cat)}</category>"
         f"<pubDate>Fri, 20 Nov 2026 0{k}:00:00 GMT</pubDate></item>"
-        for k, (slug, t, cat) in enumerate(items))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Enrich Planet</title>'
-            f"<link>{base}/enrich/</link><language>en</language>{out}</channel></rss>")
+        for k, (slug, t, cat) in enumerate(items)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Enrich Planet</title>'
+        f"<link>{base}/enrich/</link><language>en</language>{out}</channel></rss>"
+    )
 
 
 @pytest.fixture
@@ -69,12 +78,30 @@ def enriched(publisher_server: PublisherServer, cli_env: dict[str, str]) -> dict
     s.add("/enrich/india-canada.html", page(title, body))
     s.add("/enrich/cricket.html", page(*CRICKET))
     s.add("/enrich/hindi.html", page(*HINDI, lang="en"))  # declared wrongly on purpose
-    s.add("/enrich/feed.rss", feed(s.base, [("india-canada", title, "News"),
-                                            ("cricket", CRICKET[0], "Cricket"),
-                                            ("hindi", HINDI[0], "News")]),
-          content_type="application/rss+xml")
-    code, out = cli(cli_env, "sources", "add", s.url("/enrich/feed.rss"), "--name", "Enrich Planet",
-                    "--country", "in", "--language", "en")
+    s.add(
+        "/enrich/feed.rss",
+        feed(
+            s.base,
+            [
+                ("india-canada", title, "News"),
+                ("cricket", CRICKET[0], "Cricket"),
+                ("hindi", HINDI[0], "News"),
+            ],
+        ),
+        content_type="application/rss+xml",
+    )
+    code, out = cli(
+        cli_env,
+        "sources",
+        "add",
+        s.url("/enrich/feed.rss"),
+        "--name",
+        "Enrich Planet",
+        "--country",
+        "in",
+        "--language",
+        "en",
+    )
     assert code == 0, out
     code, out = cli(cli_env, "fetch")
     assert code == 0, out
@@ -96,8 +123,14 @@ def test_fetch_enriches_every_new_article(enriched: dict[str, str]) -> None:
         assert info["topics"][0] in {"world", "politics"}
         assert {"IN", "CA", "US", "MX"} <= set(info["countries"])
         people = {e["name"] for e in info["entities"] if e["kind"] == "person"}
-        assert {"Ajit Doval", "Nathalie Drouin", "Mark Carney", "Justin Trudeau",
-                "Hardeep Singh Nijjar", "Donald Trump"} <= people
+        assert {
+            "Ajit Doval",
+            "Nathalie Drouin",
+            "Mark Carney",
+            "Justin Trudeau",
+            "Hardeep Singh Nijjar",
+            "Donald Trump",
+        } <= people
         places = {e["name"] for e in info["entities"] if e["kind"] == "place"}
         assert {"Ottawa", "New Delhi"} <= places
         assert info["summary"]
@@ -124,8 +157,12 @@ def test_pages_and_api(enriched: dict[str, str]) -> None:
 
         art = client.get(f"/article/{story.id}")
         assert art.status_code == 200
-        for link in (f'href="/entity/{doval.id}"', 'href="/country/IN"', 'href="/countries/CA-IN"',
-                     'href="/topic/'):
+        for link in (
+            f'href="/entity/{doval.id}"',
+            'href="/country/IN"',
+            'href="/countries/CA-IN"',
+            'href="/topic/',
+        ):
             assert link in art.text, link
 
         ent = client.get(f"/entity/{doval.id}")
@@ -144,8 +181,13 @@ def test_pages_and_api(enriched: dict[str, str]) -> None:
         assert sport.status_code == 200 and "Bumrah takes five" in sport.text
         assert "India, Canada" not in sport.text
         assert client.get("/entities").status_code == 200
-        for missing in ("/entity/999999", "/country/ZZ", "/countries/CA-ZZ", "/countries/nonsense",
-                        "/topic/no-such-topic"):
+        for missing in (
+            "/entity/999999",
+            "/country/ZZ",
+            "/countries/CA-ZZ",
+            "/countries/nonsense",
+            "/topic/no-such-topic",
+        ):
             assert client.get(missing).status_code == 404, missing
 
         countries = client.get("/api/countries").json()
@@ -170,12 +212,21 @@ def test_reenrich_and_export(enriched: dict[str, str]) -> None:
     st = Store(enriched["TIDINGS_DATABASE_URL"])
     try:
         # an article stored without enrichment (as by an older version), and one whose enrichment is stale
-        late = st.articles.insert(Article(
-            id=None, url="http://127.0.0.1/late", canonical_url="http://127.0.0.1/late",
-            title="Carney and Modi meet in New Delhi",
-            text="Canadian Prime Minister Mark Carney met Prime Minister Narendra Modi in New Delhi "
-                 "on Monday to restart trade talks between Canada and India.",
-            html="", publisher="Enrich Planet", source_id=None, feed_id=None, fetched_at=now_utc()))
+        late = st.articles.insert(
+            Article(
+                id=None,
+                url="http://127.0.0.1/late",
+                canonical_url="http://127.0.0.1/late",
+                title="Carney and Modi meet in New Delhi",
+                text="Canadian Prime Minister Mark Carney met Prime Minister Narendra Modi in New Delhi "
+                "on Monday to restart trade talks between Canada and India.",
+                html="",
+                publisher="Enrich Planet",
+                source_id=None,
+                feed_id=None,
+                fetched_at=now_utc(),
+            )
+        )
         assert late is not None
         with st.engine.begin() as conn:
             conn.execute(update(articles).values(topic="stale"))
@@ -207,12 +258,16 @@ def test_reenrich_and_export(enriched: dict[str, str]) -> None:
     assert hindi["language"] == "hi"
 
 
-def test_enrich_setting_turns_the_stage_off(publisher_server: PublisherServer,
-                                            cli_env: dict[str, str]) -> None:
+def test_enrich_setting_turns_the_stage_off(
+    publisher_server: PublisherServer, cli_env: dict[str, str]
+) -> None:
     s = publisher_server
     s.add("/enrich/cricket.html", page(*CRICKET))
-    s.add("/enrich/feed.rss", feed(s.base, [("cricket", CRICKET[0], "Cricket")]),
-          content_type="application/rss+xml")
+    s.add(
+        "/enrich/feed.rss",
+        feed(s.base, [("cricket", CRICKET[0], "Cricket")]),
+        content_type="application/rss+xml",
+    )
     env = {**cli_env, "TIDINGS_ENRICH": "false"}
     assert cli(env, "sources", "add", s.url("/enrich/feed.rss"), "--name", "Off")[0] == 0
     code, out = cli(env, "fetch")
@@ -232,16 +287,28 @@ def test_story_category_is_the_commonest_topic(store: Store) -> None:
     from tidings.store.schema import stories
 
     with store.engine.begin() as conn:
-        story_id = conn.execute(insert(stories).values(title="Test series", article_count=0,
-                                                       publisher_count=0, hotness=0.0)
-                                ).inserted_primary_key[0]
+        story_id = conn.execute(
+            insert(stories).values(title="Test series", article_count=0, publisher_count=0, hotness=0.0)
+        ).inserted_primary_key[0]
     enricher = Enricher()
     ids = []
-    for k, (title, text) in enumerate([CRICKET, CRICKET, ("Markets close higher",
-                                                          "Shares rose as investors cheered profits.")]):
-        aid = store.articles.insert(Article(
-            id=None, url=f"http://127.0.0.1/s{k}", canonical_url=f"http://127.0.0.1/s{k}", title=title,
-            text=text, html="", publisher="P", source_id=None, feed_id=None, fetched_at=now_utc()))
+    for k, (title, text) in enumerate(
+        [CRICKET, CRICKET, ("Markets close higher", "Shares rose as investors cheered profits.")]
+    ):
+        aid = store.articles.insert(
+            Article(
+                id=None,
+                url=f"http://127.0.0.1/s{k}",
+                canonical_url=f"http://127.0.0.1/s{k}",
+                title=title,
+                text=text,
+                html="",
+                publisher="P",
+                source_id=None,
+                feed_id=None,
+                fetched_at=now_utc(),
+            )
+        )
         assert aid is not None
         ids.append(aid)
         with store.engine.begin() as conn:

@@ -32,21 +32,34 @@ def client(site: Site) -> TestClient:  # noqa: F811
 
 def scopes(site: Site) -> list[str]:  # noqa: F811
     evil = next(s for s in site.store.sources.list_sources() if s.name == EVIL_PUBLISHER)
-    return ["", "/category/world", f"/publisher/{evil.id}", f"/entity/{site.entity_id}",
-            "/country/ca", "/topic/world", f"/story/{site.story_id}", "/search"]
+    return [
+        "",
+        "/category/world",
+        f"/publisher/{evil.id}",
+        f"/entity/{site.entity_id}",
+        "/country/ca",
+        "/topic/world",
+        f"/story/{site.story_id}",
+        "/search",
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
-def test_every_feed_parses_and_links_to_originals(site: Site, client: TestClient,  # noqa: F811
-                                                  fmt: str) -> None:
+def test_every_feed_parses_and_links_to_originals(
+    site: Site,  # noqa: F811
+    client: TestClient,
+    fmt: str,
+) -> None:
     originals = {a.id: a.url for a in site.store.articles.iter_all()}
     for scope in scopes(site):
         url = f"{scope}/feed.{fmt}" + ("?q=festival" if scope == "/search" else "")
         r = client.get(url)
         assert r.status_code == 200, url
         assert r.headers["content-type"].startswith(
-            {"rss": "application/rss+xml", "atom": "application/atom+xml",
-             "json": "application/feed+json"}[fmt])
+            {"rss": "application/rss+xml", "atom": "application/atom+xml", "json": "application/feed+json"}[
+                fmt
+            ]
+        )
         if fmt == "json":
             check_json_feed(r.content, originals)
             continue
@@ -82,7 +95,10 @@ def check_json_feed(body: bytes, originals: dict[int | None, str]) -> None:
 def test_feed_contents(site: Site, client: TestClient) -> None:  # noqa: F811
     story = feedparser.parse(client.get(f"/story/{site.story_id}/feed.atom").content)
     assert {int(e.id.rsplit("/", 1)[1]) for e in story.entries} == {
-        site.ids["india"], site.ids["hindi"], site.ids["markets"]}
+        site.ids["india"],
+        site.ids["hindi"],
+        site.ids["markets"],
+    }
     assert story.feed.title.startswith("India and Canada agree on a security work plan")
     search = feedparser.parse(client.get("/search/feed.rss", params={"q": "tram"}).content)
     assert search.entries[0].title == "City council approves new tram line"
@@ -115,9 +131,19 @@ def test_conditional_get(client: TestClient, fmt: str) -> None:
 def test_render_feed_survives_control_characters() -> None:
     """XML 1.0 cannot carry most control characters; hostile feeds send them anyway."""
     at = datetime(2026, 11, 27, tzinfo=UTC)
-    bad = Article(1, "https://x.example/a\x00", "https://x.example/a", "Bell\x07 and \x1b escape",
-                  "Text with \x0b vertical tab\ufffe.", "", "Pub\x01", 1, None, fetched_at=at,
-                  author="A\x02uthor")
+    bad = Article(
+        1,
+        "https://x.example/a\x00",
+        "https://x.example/a",
+        "Bell\x07 and \x1b escape",
+        "Text with \x0b vertical tab\ufffe.",
+        "",
+        "Pub\x01",
+        1,
+        None,
+        fetched_at=at,
+        author="A\x02uthor",
+    )
     meta = FeedMeta("T\x03", "https://site.example/", "https://site.example/feed.rss", "d")
     for fmt in ("rss", "atom"):
         parsed = feedparser.parse(render_feed(fmt, meta, [bad], "tidings", "https://site.example/"))

@@ -49,9 +49,15 @@ from tidings.parse import parse_feed
 from .conftest import serve_aiohttp
 
 DEADLINE = 1.5
-SETTINGS = Settings(allow_private_addresses=True, request_timeout=DEADLINE, connect_timeout=1.0,
-                    request_spacing=0.0, max_body_bytes=2_000_000, max_redirects=5,
-                    max_items_per_feed=500)
+SETTINGS = Settings(
+    allow_private_addresses=True,
+    request_timeout=DEADLINE,
+    connect_timeout=1.0,
+    request_spacing=0.0,
+    max_body_bytes=2_000_000,
+    max_redirects=5,
+    max_items_per_feed=500,
+)
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -59,8 +65,9 @@ def run(coro: Awaitable[Any]) -> Any:
 
 
 @asynccontextmanager
-async def serve_app(routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-                    host: str = "127.0.0.1") -> AsyncIterator[str]:
+async def serve_app(
+    routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
     app = web.Application()
     for path, handler in routes.items():
         app.router.add_get(path, handler)
@@ -69,8 +76,10 @@ async def serve_app(routes: dict[str, Callable[[web.Request], Awaitable[web.Stre
 
 
 @asynccontextmanager
-async def serve_raw(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-                    ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+async def serve_raw(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[int]:
     async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await handler(reader, writer)
@@ -87,16 +96,24 @@ async def serve_raw(handler: Callable[[asyncio.StreamReader, asyncio.StreamWrite
         server.close()
 
 
-async def fetch_and_parse(url: str, settings: Settings = SETTINGS,
-                          resolver: GuardedResolver | None = None) -> ParsedFeed:
+async def fetch_and_parse(
+    url: str, settings: Settings = SETTINGS, resolver: GuardedResolver | None = None
+) -> ParsedFeed:
     async with Fetcher(settings, resolver=resolver) as f:
         r = await f.get(url)
-    return parse_feed(r.body, r.url, content_type=r.headers.get("content-type"),
-                      max_items=settings.max_items_per_feed)
+    return parse_feed(
+        r.body, r.url, content_type=r.headers.get("content-type"), max_items=settings.max_items_per_feed
+    )
 
 
-def expect_error(kind: type[TidingsError], url: str, *, within: float = DEADLINE + 1.0,
-                 settings: Settings = SETTINGS, resolver: GuardedResolver | None = None) -> TidingsError:
+def expect_error(
+    kind: type[TidingsError],
+    url: str,
+    *,
+    within: float = DEADLINE + 1.0,
+    settings: Settings = SETTINGS,
+    resolver: GuardedResolver | None = None,
+) -> TidingsError:
     async def go() -> TidingsError:
         started = time.monotonic()
         try:
@@ -116,6 +133,7 @@ async def _read_request(reader: asyncio.StreamReader) -> None:
 
 
 # -- slow, endless, huge ------------------------------------------------------
+
 
 def test_one_byte_per_second_hits_the_deadline() -> None:
     async def slowloris(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -155,8 +173,9 @@ def test_slow_body_after_fast_headers_hits_the_deadline() -> None:
 def test_endless_chunked_body_is_cut_at_the_limit() -> None:
     async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                     b"Content-Type: application/rss+xml\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/rss+xml\r\n\r\n"
+        )
         chunk = b"<item>" * 10_000
         while True:
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -173,8 +192,9 @@ def test_endless_chunked_body_is_cut_at_the_limit() -> None:
 def test_declared_one_gigabyte_refused_before_reading() -> None:
     async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n"
-                     b"Content-Type: application/rss+xml\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\nContent-Type: application/rss+xml\r\n\r\n"
+        )
         block = b"\0" * 65536
         for _ in range(1_000_000_000 // 65536):
             writer.write(block)
@@ -207,14 +227,18 @@ def test_gzip_bomb_stops_at_the_decompressed_limit() -> None:
     assert len(bomb) < SETTINGS.max_body_bytes
 
     async def serve_bomb(request: web.Request) -> web.Response:
-        return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
-                                                "Content-Type": "application/rss+xml"})
+        return web.Response(
+            body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"}
+        )
 
     expect_error_app({"/f": serve_bomb}, "/f", TooLarge)
 
 
-def expect_error_app(routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-                     path: str, kind: type[TidingsError]) -> TidingsError:
+def expect_error_app(
+    routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
+    path: str,
+    kind: type[TidingsError],
+) -> TidingsError:
     async def go() -> TidingsError:
         async with serve_app(routes) as base:
             started = time.monotonic()
@@ -231,6 +255,7 @@ def expect_error_app(routes: dict[str, Callable[[web.Request], Awaitable[web.Str
 
 
 # -- redirects ------------------------------------------------------------------
+
 
 def test_redirect_loop() -> None:
     async def a(request: web.Request) -> web.Response:
@@ -266,19 +291,25 @@ def test_long_redirect_chain() -> None:
 
 def _public_test_resolver(**extra: list[str]) -> GuardedResolver:
     """``news.public.test`` -> 127.0.0.2, treated as public; everything else by the real rules."""
-    return GuardedResolver(False, static_hosts={"news.public.test": ["127.0.0.2"], **extra},
-                           treat_as_public=frozenset({"127.0.0.2"}))
+    return GuardedResolver(
+        False,
+        static_hosts={"news.public.test": ["127.0.0.2"], **extra},
+        treat_as_public=frozenset({"127.0.0.2"}),
+    )
 
 
-@pytest.mark.parametrize("target", [
-    "http://127.0.0.1:{port}/secret",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://2130706433:{port}/secret",
-    "http://[::ffff:127.0.0.1]:{port}/secret",
-    "http://internal.test:{port}/secret",  # a name that resolves to 127.0.0.1
-    "file:///etc/passwd",
-    "gopher://127.0.0.1:{port}/_GET",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:{port}/secret",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2130706433:{port}/secret",
+        "http://[::ffff:127.0.0.1]:{port}/secret",
+        "http://internal.test:{port}/secret",  # a name that resolves to 127.0.0.1
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:{port}/_GET",
+    ],
+)
 def test_redirect_from_public_name_to_private_address_refused(target: str) -> None:
     hits: list[str] = []
 
@@ -298,8 +329,7 @@ def test_redirect_from_public_name_to_private_address_refused(target: str) -> No
                 settings = SETTINGS.replace(allow_private_addresses=False)
                 resolver = _public_test_resolver(**{"internal.test": ["127.0.0.1"]})
                 with pytest.raises(InvalidURL) as info:
-                    await fetch_and_parse(f"http://news.public.test:{outer_port}/feed", settings,
-                                          resolver)
+                    await fetch_and_parse(f"http://news.public.test:{outer_port}/feed", settings, resolver)
                 if "file:" in target or "gopher:" in target:
                     assert "scheme" in str(info.value)
                 else:
@@ -311,42 +341,51 @@ def test_redirect_from_public_name_to_private_address_refused(target: str) -> No
 
 def test_public_test_hook_reaches_its_own_server() -> None:
     """Control for the test above: without a redirect, the 'public' server is reached."""
+
     async def feed(request: web.Request) -> web.Response:
-        return web.Response(text="<rss version='2.0'><channel><title>ok</title>"
-                                 "<item><link>https://x.example/1</link></item></channel></rss>",
-                            content_type="application/rss+xml")
+        return web.Response(
+            text="<rss version='2.0'><channel><title>ok</title>"
+            "<item><link>https://x.example/1</link></item></channel></rss>",
+            content_type="application/rss+xml",
+        )
 
     async def go() -> ParsedFeed:
         async with serve_app({"/feed": feed}, host="127.0.0.2") as outer:
             port = int(outer.rsplit(":", 1)[1])
-            return await fetch_and_parse(f"http://news.public.test:{port}/feed",
-                                         SETTINGS.replace(allow_private_addresses=False),
-                                         _public_test_resolver())
+            return await fetch_and_parse(
+                f"http://news.public.test:{port}/feed",
+                SETTINGS.replace(allow_private_addresses=False),
+                _public_test_resolver(),
+            )
 
     assert run(go()).title == "ok"
 
 
 def test_dns_answer_to_loopback_refused_at_connect() -> None:
     """A name whose DNS answer is loopback (rebinding) is refused by the resolver itself."""
+
     async def go() -> None:
         async with serve_app({"/f": lambda r: asyncio.sleep(0, web.Response(text="x"))}) as base:
             port = int(base.rsplit(":", 1)[1])
             resolver = _public_test_resolver(**{"rebind.test": ["127.0.0.1", "10.0.0.1"]})
             with pytest.raises(BlockedAddress):
-                await fetch_and_parse(f"http://rebind.test:{port}/f",
-                                      SETTINGS.replace(allow_private_addresses=False), resolver)
+                await fetch_and_parse(
+                    f"http://rebind.test:{port}/f", SETTINGS.replace(allow_private_addresses=False), resolver
+                )
 
     run(go())
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/feed", "gopher://127.0.0.1:70/",
-                                 "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/feed", "gopher://127.0.0.1:70/", "javascript:alert(1)"]
+)
 def test_non_http_schemes_refused(url: str) -> None:
     expect_error(InvalidURL, url)
 
 
-@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "017700000001", "127.1", "[::1]",
-                                  "[::ffff:127.0.0.1]"])
+@pytest.mark.parametrize(
+    "host", ["2130706433", "0x7f.1", "017700000001", "127.1", "[::1]", "[::ffff:127.0.0.1]"]
+)
 def test_loopback_spellings_refused_without_connecting(host: str) -> None:
     hits: list[str] = []
 
@@ -358,8 +397,9 @@ def test_loopback_spellings_refused_without_connecting(host: str) -> None:
         async with serve_app({"/f": feed}) as base:
             port = base.rsplit(":", 1)[1]
             with pytest.raises(BlockedAddress):
-                await fetch_and_parse(f"http://{host}:{port}/f",
-                                      SETTINGS.replace(allow_private_addresses=False))
+                await fetch_and_parse(
+                    f"http://{host}:{port}/f", SETTINGS.replace(allow_private_addresses=False)
+                )
 
     run(go())
     assert hits == []
@@ -384,10 +424,12 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <item><title>&lol9;</title><link>https://x.example/1</link></item></channel></rss>"""
 
 
-def serve_doc(body: bytes, content_type: str = "application/rss+xml") -> Callable[
-        [web.Request], Awaitable[web.Response]]:
+def serve_doc(
+    body: bytes, content_type: str = "application/rss+xml"
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, headers={"Content-Type": content_type})
+
     return handler
 
 
@@ -401,6 +443,7 @@ def fetch_doc(body: bytes, content_type: str = "application/rss+xml") -> ParsedF
                 return e
             finally:
                 assert time.monotonic() - started < DEADLINE + 1.0
+
     return run(go())  # type: ignore[no-any-return]
 
 
@@ -417,18 +460,22 @@ def test_external_entity_never_read() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         secret = Path(tmp) / "secret.txt"
         secret.write_text("TOP-SECRET-CONTENT")
-        doc = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>'
-               '<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>'
-               '<link>https://x.example/1</link><description>&xxe;</description></item>'
-               '</channel></rss>').encode()
+        doc = (
+            f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>'
+            '<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>'
+            "<link>https://x.example/1</link><description>&xxe;</description></item>"
+            "</channel></rss>"
+        ).encode()
         result = fetch_doc(doc)
     assert "TOP-SECRET-CONTENT" not in repr(result)
 
 
 def test_invalid_utf8_is_recovered_or_refused() -> None:
-    doc = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Caf\xe9 \xff\xfe'
-           b'</title><item><title>Na\xefve \x80</title><link>https://x.example/1</link></item>'
-           b'</channel></rss>')
+    doc = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Caf\xe9 \xff\xfe'
+        b"</title><item><title>Na\xefve \x80</title><link>https://x.example/1</link></item>"
+        b"</channel></rss>"
+    )
     result = fetch_doc(doc, "application/rss+xml; charset=utf-8")
     if isinstance(result, ParsedFeed):
         assert len(result.entries) == 1 and result.entries[0].link == "https://x.example/1"
@@ -438,9 +485,11 @@ def test_invalid_utf8_is_recovered_or_refused() -> None:
 
 
 def test_wrong_declared_charset() -> None:
-    doc = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
-           '<item><title>Élection à Genève</title><link>https://x.example/1</link></item>'
-           '</channel></rss>').encode("windows-1252")
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Élection à Genève</title><link>https://x.example/1</link></item>"
+        "</channel></rss>"
+    ).encode("windows-1252")
     result = fetch_doc(doc, "text/xml; charset=utf-8")
     assert isinstance(result, ParsedFeed), result
     title = result.entries[0].title or ""
@@ -464,17 +513,22 @@ def test_empty_body_is_an_error() -> None:
 
 
 def test_hundred_thousand_items_are_capped() -> None:
-    items = b"".join(b"<item><title>t%d</title><link>https://x.example/%d</link></item>" % (i, i)
-                     for i in range(100_000))
-    doc = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>big</title>' + \
-        items + b"</channel></rss>"
+    items = b"".join(
+        b"<item><title>t%d</title><link>https://x.example/%d</link></item>" % (i, i) for i in range(100_000)
+    )
+    doc = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>big</title>'
+        + items
+        + b"</channel></rss>"
+    )
     assert len(doc) < SETTINGS.max_body_bytes * 4
 
     async def go() -> ParsedFeed:
         async with serve_app({"/f": serve_doc(doc)}) as base:
             started = time.monotonic()
-            parsed = await fetch_and_parse(base + "/f", SETTINGS.replace(max_body_bytes=10_000_000,
-                                                                         request_timeout=10.0))
+            parsed = await fetch_and_parse(
+                base + "/f", SETTINGS.replace(max_body_bytes=10_000_000, request_timeout=10.0)
+            )
             assert time.monotonic() - started < 10.0
             return parsed
 
@@ -484,6 +538,7 @@ def test_hundred_thousand_items_are_capped() -> None:
 
 
 # -- TLS ------------------------------------------------------------------------------
+
 
 def test_tls_handshake_garbage() -> None:
     async def not_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -517,9 +572,26 @@ def test_tls_silent_server_hits_the_deadline() -> None:
 def test_tls_self_signed_certificate_refused() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
 

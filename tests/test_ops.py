@@ -33,8 +33,11 @@ SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+]+$')
 
 @pytest.fixture
 def fetched(settings: Settings, store: Store, publisher_server: PublisherServer) -> Store:
-    for name, path in (("Planet", "/planet/rss.xml"), ("Wire", "/wire/feed.json"),
-                       ("Broken", "/bad/500.xml")):
+    for name, path in (
+        ("Planet", "/planet/rss.xml"),
+        ("Wire", "/wire/feed.json"),
+        ("Broken", "/bad/500.xml"),
+    ):
         src = store.sources.add_source(Source(None, name))
         assert src.id is not None
         store.sources.add_feed(src.id, publisher_server.url(path))
@@ -48,8 +51,14 @@ def live(settings: Settings, fetched: Store) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings.replace(admin_token="s3cret"), fetched),
-                                           host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings.replace(admin_token="s3cret"), fetched),
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -75,8 +84,9 @@ def test_metrics_from_loopback_in_prometheus_format(live: str, fetched: Store) -
     lines = r.text.strip().splitlines()
     for line in lines:
         assert line.startswith("# ") or SAMPLE.match(line), line
-    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-              for line in lines if not line.startswith("#")}
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if not line.startswith("#")
+    }
     assert values['tidings_articles{stage="stored"}'] == fetched.articles.count() > 0
     assert values["tidings_polls_total"] == 3
     assert values['tidings_fetch_errors_total{kind="feed"}'] == 1  # the 500
@@ -110,8 +120,7 @@ def test_readyz_fails_when_the_database_is_gone(settings: Settings, tmp_path) ->
 
 
 def test_json_log_lines_carry_extra_fields() -> None:
-    record = logging.LogRecord("tidings.queue", logging.WARNING, __file__, 1,
-                               "retrying job %s", (7,), None)
+    record = logging.LogRecord("tidings.queue", logging.WARNING, __file__, 1, "retrying job %s", (7,), None)
     record.feed_id = 42
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "retrying job 7" and line["level"] == "warning"

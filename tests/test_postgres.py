@@ -23,8 +23,18 @@ pytestmark = pytest.mark.postgres
 
 
 def _article(url: str, title: str = "Tram line approved", body: str = "The council voted.") -> Article:
-    return Article(id=None, url=url, canonical_url=url, title=title, text=body, html=f"<p>{body}</p>",
-                   publisher="Planet", source_id=None, feed_id=None, fetched_at=now_utc())
+    return Article(
+        id=None,
+        url=url,
+        canonical_url=url,
+        title=title,
+        text=body,
+        html=f"<p>{body}</p>",
+        publisher="Planet",
+        source_id=None,
+        feed_id=None,
+        fetched_at=now_utc(),
+    )
 
 
 def test_migrations_build_every_table_and_the_search_column(pg_url: str) -> None:
@@ -42,17 +52,24 @@ def test_migrations_build_every_table_and_the_search_column(pg_url: str) -> None
 
 def test_full_text_search_uses_the_generated_tsvector(pg_url: str) -> None:
     with Store(pg_url) as st:
-        st.articles.insert(_article("https://p.example/1", "Tram line approved",
-                                    "The city council approved the tram line."))
-        st.articles.insert(_article("https://p.example/2", "Harbour festival",
-                                    "The festival moves to June."))
+        st.articles.insert(
+            _article("https://p.example/1", "Tram line approved", "The city council approved the tram line.")
+        )
+        st.articles.insert(_article("https://p.example/2", "Harbour festival", "The festival moves to June."))
         with st.engine.connect() as conn:
-            hits = conn.execute(text(
-                "SELECT url FROM articles WHERE search @@ plainto_tsquery('simple', :q)"),
-                {"q": "tram council"}).scalars().all()
-            plan = "\n".join(conn.execute(text(
-                "EXPLAIN SELECT id FROM articles WHERE search @@ plainto_tsquery('simple', 'x')"))
-                .scalars())
+            hits = (
+                conn.execute(
+                    text("SELECT url FROM articles WHERE search @@ plainto_tsquery('simple', :q)"),
+                    {"q": "tram council"},
+                )
+                .scalars()
+                .all()
+            )
+            plan = "\n".join(
+                conn.execute(
+                    text("EXPLAIN SELECT id FROM articles WHERE search @@ plainto_tsquery('simple', 'x')")
+                ).scalars()
+            )
         assert hits == ["https://p.example/1"]
         assert "search" in plan
 
@@ -118,8 +135,11 @@ def test_concurrent_claims_never_share_a_feed(pg_url: str) -> None:
                 barrier.wait()
                 got: list[int] = []
                 for _ in range(10):
-                    got += [f.id for f in mine.sources.claim_due_feeds(timedelta(minutes=5), limit=4)
-                            if f.id is not None]
+                    got += [
+                        f.id
+                        for f in mine.sources.claim_due_feeds(timedelta(minutes=5), limit=4)
+                        if f.id is not None
+                    ]
                 claimed.append(got)
 
         threads = [threading.Thread(target=claim) for _ in range(3)]
@@ -135,7 +155,8 @@ def test_concurrent_claims_never_share_a_feed(pg_url: str) -> None:
 
 
 def test_migrate_db_moves_an_sqlite_installation_to_postgresql(
-        pg_url: str, tmp_path, publisher_server) -> None:
+    pg_url: str, tmp_path, publisher_server
+) -> None:
     import asyncio
 
     from typer.testing import CliRunner
@@ -145,19 +166,24 @@ def test_migrate_db_moves_an_sqlite_installation_to_postgresql(
     from tidings.pipeline import Pipeline
 
     lite = f"sqlite:///{tmp_path / 'embedded.db'}"
-    settings = load_settings(environ={}, config_file=None, database_url=lite,
-                             allow_private_addresses=True, request_spacing=0.0)
+    settings = load_settings(
+        environ={}, config_file=None, database_url=lite, allow_private_addresses=True, request_spacing=0.0
+    )
     with Store(lite) as st:
-        for name, path in (("Planet", "/planet/rss.xml"), ("Gazette", "/gazette/atom.xml"),
-                           ("Broken", "/bad/500.xml")):
+        for name, path in (
+            ("Planet", "/planet/rss.xml"),
+            ("Gazette", "/gazette/atom.xml"),
+            ("Broken", "/bad/500.xml"),
+        ):
             src = st.sources.add_source(Source(None, name))
             assert src.id is not None
             st.sources.add_feed(src.id, publisher_server.url(path))
         asyncio.run(Pipeline(settings, st).poll_due())
-        before = [(a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
-                  for a in st.articles.iter_all()]
-        feeds_before = [(f.id, f.url, f.etag, f.error_count, f.next_poll_at)
-                        for f in st.sources.list_feeds()]
+        before = [
+            (a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
+            for a in st.articles.iter_all()
+        ]
+        feeds_before = [(f.id, f.url, f.etag, f.error_count, f.next_poll_at) for f in st.sources.list_feeds()]
     assert len(before) >= 4
     runner = CliRunner()
     env = {"TIDINGS_LOG_LEVEL": "WARNING"}
@@ -166,16 +192,20 @@ def test_migrate_db_moves_an_sqlite_installation_to_postgresql(
     assert "every table's count matches" in result.output
     assert "copying rows" in result.output  # the progress bar
     with Store(pg_url) as pg:
-        after = [(a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
-                 for a in pg.articles.iter_all()]
+        after = [
+            (a.id, a.canonical_url, a.title, a.text, a.published_at, a.categories)
+            for a in pg.articles.iter_all()
+        ]
         assert after == before
-        assert [(f.id, f.url, f.etag, f.error_count, f.next_poll_at)
-                for f in pg.sources.list_feeds()] == feeds_before
+        assert [
+            (f.id, f.url, f.etag, f.error_count, f.next_poll_at) for f in pg.sources.list_feeds()
+        ] == feeds_before
         new_id = pg.articles.insert(_article("https://p.example/after-the-move"))
         assert new_id is not None and new_id > max(a[0] for a in before)  # sequences moved on
         with pg.engine.connect() as conn:  # the search column was generated for copied rows
-            hits = conn.execute(text("SELECT count(*) FROM articles WHERE search @@ "
-                                     "plainto_tsquery('simple', 'tram')")).scalar_one()
+            hits = conn.execute(
+                text("SELECT count(*) FROM articles WHERE search @@ plainto_tsquery('simple', 'tram')")
+            ).scalar_one()
         assert hits >= 1
     again = runner.invoke(app, ["migrate-db", "--from", lite, "--to", pg_url], env=env)
     assert again.exit_code == 1 and "not empty" in again.output

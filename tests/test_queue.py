@@ -23,14 +23,24 @@ from tidings.store import Store
 
 from .conftest import PublisherServer
 
-GOOD = (("The Daily Planet", "/planet/rss.xml"), ("The Gazette", "/gazette/atom.xml"),
-        ("Wire Service", "/wire/feed.json"))
+GOOD = (
+    ("The Daily Planet", "/planet/rss.xml"),
+    ("The Gazette", "/gazette/atom.xml"),
+    ("Wire Service", "/wire/feed.json"),
+)
 
 
 def _settings(url: str, **kw: object) -> Settings:
-    return load_settings(environ={}, config_file=None, database_url=url,
-                         allow_private_addresses=True, request_timeout=20.0,
-                         request_spacing=0.0, job_lease_timeout=2.0, **kw)
+    return load_settings(
+        environ={},
+        config_file=None,
+        database_url=url,
+        allow_private_addresses=True,
+        request_timeout=20.0,
+        request_spacing=0.0,
+        job_lease_timeout=2.0,
+        **kw,
+    )
 
 
 def _add_feeds(store: Store, server: PublisherServer) -> None:
@@ -44,10 +54,15 @@ def _articles(store: Store) -> set[tuple[str, str]]:
     return {(a.canonical_url, a.title) for a in store.articles.iter_all()}
 
 
-@given(st.builds(
-    Entry, link=st.one_of(st.none(), st.text()), title=st.one_of(st.none(), st.text()),
-    published_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
-    categories=st.lists(st.text(), max_size=3).map(tuple)))
+@given(
+    st.builds(
+        Entry,
+        link=st.one_of(st.none(), st.text()),
+        title=st.one_of(st.none(), st.text()),
+        published_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+        categories=st.lists(st.text(), max_size=3).map(tuple),
+    )
+)
 def test_entries_survive_the_trip_through_the_queue(entry: Entry) -> None:
     assert entry_from_json(entry_to_json(entry)) == entry
 
@@ -60,15 +75,21 @@ def test_queue_needs_postgresql() -> None:
 
 def test_worker_refuses_sqlite_with_a_clear_message(tmp_path) -> None:
     env = {"TIDINGS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "tidings", "worker", "--burst"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "tidings", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "needs PostgreSQL" in r.stderr
 
 
 @pytest.mark.postgres
 def test_burst_worker_stores_what_a_single_process_run_stores(
-        pg_url: str, publisher_server: PublisherServer, tmp_path) -> None:
+    pg_url: str, publisher_server: PublisherServer, tmp_path
+) -> None:
     # the single-process default on SQLite
     with Store(f"sqlite:///{tmp_path / 'one.db'}") as one:
         _add_feeds(one, publisher_server)
@@ -111,7 +132,8 @@ def test_one_waiting_poll_per_feed(pg_url: str, publisher_server: PublisherServe
 
 @pytest.mark.postgres
 def test_job_of_a_dead_worker_is_retried_after_the_lease(
-        pg_url: str, publisher_server: PublisherServer) -> None:
+    pg_url: str, publisher_server: PublisherServer
+) -> None:
     import psycopg
 
     with Store(pg_url) as store:
@@ -127,8 +149,10 @@ def test_job_of_a_dead_worker_is_retried_after_the_lease(
         asyncio.run(defer())
         # a worker took the job and was killed: its heartbeat stopped a minute ago
         with psycopg.connect(libpq_url(pg_url), autocommit=True) as conn:
-            wid = conn.execute("INSERT INTO procrastinate_workers (last_heartbeat) "
-                               "VALUES (now() - interval '1 minute') RETURNING id").fetchone()[0]
+            wid = conn.execute(
+                "INSERT INTO procrastinate_workers (last_heartbeat) "
+                "VALUES (now() - interval '1 minute') RETURNING id"
+            ).fetchone()[0]
             conn.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s", (wid,))
         # the feed itself is leased far ahead, as the scheduler would have left it
         store.sources.claim_due_feeds(timedelta(hours=1))

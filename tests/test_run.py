@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 def tidings(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tidings", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tidings", *args], env=env, text=True, capture_output=True, timeout=120
+    )
 
 
 def get(url: str) -> tuple[int, str]:
@@ -39,9 +40,13 @@ def test_run_serves_and_polls(publisher_server: PublisherServer, cli_env: dict[s
     added = tidings("sources", "add", publisher_server.url("/planet/rss.xml"), env=cli_env)
     assert added.returncode == 0, added.stderr
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tidings", "run", "--port", str(port)],
-                            env=cli_env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "run", "--port", str(port)],
+        env=cli_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         articles: list[dict] = []
@@ -73,8 +78,14 @@ def test_run_serves_and_polls(publisher_server: PublisherServer, cli_env: dict[s
 def test_default_sources_are_real_publishers_indian_first() -> None:
     specs = default_sources()
     names = list(dict.fromkeys(s.name for s in specs))
-    assert names[:6] == ["Zee News", "The Hindu", "NDTV", "The Indian Express",
-                         "Hindustan Times", "The Times of India"]
+    assert names[:6] == [
+        "Zee News",
+        "The Hindu",
+        "NDTV",
+        "The Indian Express",
+        "Hindustan Times",
+        "The Times of India",
+    ]
     assert {"BBC News", "Al Jazeera", "CBC News", "The Guardian"} <= set(names)
     assert all(s.feed_url.startswith("https://") for s in specs)
     assert all(s.country and s.language for s in specs)

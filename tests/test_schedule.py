@@ -32,8 +32,9 @@ def wait_s(d) -> float:  # type: ignore[no-untyped-def]
 
 
 def test_policy_from_settings_clamps() -> None:
-    p = Policy.from_settings(Settings(poll_interval=10, min_poll_interval=60, max_poll_interval=30,
-                                      park_after_errors=0))
+    p = Policy.from_settings(
+        Settings(poll_interval=10, min_poll_interval=60, max_poll_interval=30, park_after_errors=0)
+    )
     assert p.min_interval == 60 and p.max_interval == 60 and p.default_interval == 60
     assert p.park_after == 1
 
@@ -64,8 +65,7 @@ def test_future_dates_are_ignored() -> None:
 
 
 def test_unchanged_stretches_interval() -> None:
-    d = decide(feed(poll_interval_s=1000), PollOutcome(ok=True, changed=False), NOW, POLICY,
-               random.Random(1))
+    d = decide(feed(poll_interval_s=1000), PollOutcome(ok=True, changed=False), NOW, POLICY, random.Random(1))
     assert d.interval_s == 1250
 
 
@@ -98,8 +98,7 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
     waits = []
     for errors in range(4):
         out = PollOutcome(ok=False, error="boom")
-        d = decide(feed(poll_interval_s=900, error_count=errors), out, NOW, POLICY,
-                   random.Random(errors))
+        d = decide(feed(poll_interval_s=900, error_count=errors), out, NOW, POLICY, random.Random(errors))
         waits.append(wait_s(d))
         base = 900 * 2**errors
         assert base * (1 - JITTER) <= wait_s(d) <= base * (1 + JITTER)
@@ -113,11 +112,13 @@ def test_repeated_failure_parks() -> None:
 
 
 def test_410_retires_and_301_moves() -> None:
-    d = decide(feed(), PollOutcome(ok=False, error="HTTP 410", error_status=410), NOW, POLICY,
-               random.Random(1))
+    d = decide(
+        feed(), PollOutcome(ok=False, error="HTTP 410", error_status=410), NOW, POLICY, random.Random(1)
+    )
     assert d.status == "retired"
-    d = decide(feed(), PollOutcome(ok=True, moved_to="https://new.example/feed"), NOW, POLICY,
-               random.Random(1))
+    d = decide(
+        feed(), PollOutcome(ok=True, moved_to="https://new.example/feed"), NOW, POLICY, random.Random(1)
+    )
     assert d.url == "https://new.example/feed" and d.status == "active"
 
 
@@ -131,14 +132,26 @@ def test_410_retires_and_301_moves() -> None:
     retry_after=st.none() | st.floats(0, 10**9),
     status=st.sampled_from([None, 404, 429, 500, 503]),
 )
-def test_next_poll_always_within_bounds(interval: int, errors: int, ok: bool, changed: bool,
-                                        seed: int, gaps: list[int], retry_after: float | None,
-                                        status: int | None) -> None:
+def test_next_poll_always_within_bounds(
+    interval: int,
+    errors: int,
+    ok: bool,
+    changed: bool,
+    seed: int,
+    gaps: list[int],
+    retry_after: float | None,
+    status: int | None,
+) -> None:
     times = tuple(NOW - timedelta(seconds=sum(gaps[:i])) for i in range(len(gaps)))
-    out = PollOutcome(ok=ok, changed=changed, entry_times=times, retry_after=retry_after,
-                      error_status=None if ok else status, error=None if ok else "e")
-    d = decide(feed(poll_interval_s=interval, error_count=errors), out, NOW, POLICY,
-               random.Random(seed))
+    out = PollOutcome(
+        ok=ok,
+        changed=changed,
+        entry_times=times,
+        retry_after=retry_after,
+        error_status=None if ok else status,
+        error=None if ok else "e",
+    )
+    d = decide(feed(poll_interval_s=interval, error_count=errors), out, NOW, POLICY, random.Random(seed))
     w = wait_s(d)
     assert w >= POLICY.min_interval
     assert w <= max(POLICY.max_interval * (1 + JITTER), 7 * 86_400)

@@ -282,9 +282,11 @@ def test_merge_step_joins_split_stories_in_the_database(world) -> None:  # type:
     assert all(store.stories.moved_to(old) == kept for old, kept in gone.items())
     with TestClient(create_app(settings, store), follow_redirects=False) as client:
         for old_id, kept in gone.items():
-            for path, want in ((f"/story/{old_id}", f"/story/{kept}"),
-                               (f"/api/stories/{old_id}", f"/api/stories/{kept}"),
-                               (f"/story/{old_id}/feed.atom", f"/story/{kept}/feed.atom")):
+            for path, want in (
+                (f"/story/{old_id}", f"/story/{kept}"),
+                (f"/api/stories/{old_id}", f"/api/stories/{kept}"),
+                (f"/story/{old_id}/feed.atom", f"/story/{kept}/feed.atom"),
+            ):
                 r = client.get(path)
                 assert (r.status_code, r.headers.get("location")) == (301, want), path
         assert client.get(f"/story/{max(gone) + 10_000}").status_code == 404

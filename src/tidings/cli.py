@@ -30,8 +30,12 @@ from tidings.errors import TidingsError
 from tidings.model import Article, Source, attribution
 from tidings.store import Store
 
-app = typer.Typer(help="tidings: a self-hostable automated news aggregator.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="tidings: a self-hostable automated news aggregator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 sources_app = typer.Typer(help="Manage publishers and their feeds.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
@@ -88,20 +92,34 @@ def main_callback(
     except TidingsError as e:
         raise fail(str(e)) from None
     level = "DEBUG" if verbose else State.settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
     if State.settings.log_format == "json":
         from tidings.logs import use_json_logs
 
         use_json_logs(level)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "urllib3",
-                  "alembic", "readability", "asyncio"):
+    for noisy in (
+        "trafilatura",
+        "htmldate",
+        "courlan",
+        "charset_normalizer",
+        "urllib3",
+        "alembic",
+        "readability",
+        "asyncio",
+    ):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     if level != "DEBUG":
         logging.getLogger("tidings.pipeline").setLevel(logging.ERROR)
 
 
 # -- sources -------------------------------------------------------------------
+
 
 @sources_app.command("add")
 @guarded
@@ -125,16 +143,27 @@ def sources_add(
     host = urlsplit(found.feed_url).hostname or found.feed_url
     publisher = name or found.parsed.title or host
     with open_store() as store:
-        source = store.sources.add_source(Source(
-            None, publisher, found.parsed.link, (country or "").upper() or None,
-            (language or found.parsed.language or "").split("-")[0].lower() or None))
+        source = store.sources.add_source(
+            Source(
+                None,
+                publisher,
+                found.parsed.link,
+                (country or "").upper() or None,
+                (language or found.parsed.language or "").split("-")[0].lower() or None,
+            )
+        )
         assert source.id is not None
-        feed, created = store.sources.add_feed(source.id, found.feed_url,
-                                               title=found.parsed.title, format=found.parsed.format,
-                                               poll_interval_s=s.poll_interval)
+        feed, created = store.sources.add_feed(
+            source.id,
+            found.feed_url,
+            title=found.parsed.title,
+            format=found.parsed.format,
+            poll_interval_s=s.poll_interval,
+        )
     verb = "added" if created else "already present:"
-    out.print(f"{verb} {feed.url} ({found.parsed.format}, {len(found.parsed.entries)} entries) "
-              f"for {source.name}")
+    out.print(
+        f"{verb} {feed.url} ({found.parsed.format}, {len(found.parsed.entries)} entries) for {source.name}"
+    )
 
 
 @sources_app.command("import")
@@ -166,11 +195,11 @@ def load_specs(specs: list[Any], store: Store | None = None) -> int:
                 console.print(f"[yellow]skipped[/] {spec.feed_url}: {e}")
                 continue
             name = spec.name or urlsplit(spec.feed_url).hostname or spec.feed_url
-            source = st.sources.add_source(Source(None, name, spec.home_url, spec.country,
-                                                  spec.language))
+            source = st.sources.add_source(Source(None, name, spec.home_url, spec.country, spec.language))
             assert source.id is not None
-            _, created = st.sources.add_feed(source.id, spec.feed_url, title=spec.title,
-                                             poll_interval_s=s.poll_interval)
+            _, created = st.sources.add_feed(
+                source.id, spec.feed_url, title=spec.title, poll_interval_s=s.poll_interval
+            )
             n += created
         return n
 
@@ -191,9 +220,14 @@ def sources_export(
     with open_store() as store:
         srcs = store.sources.list_sources()
         feeds = store.sources.feeds_for_sources([s.id for s in srcs if s.id is not None])
-    groups = [(SourceSpec(feed_url="", name=s.name, home_url=s.home_url, country=s.country,
-                          language=s.language), [f.url for f in feeds[s.id]])
-              for s in srcs if s.id is not None and feeds[s.id]]
+    groups = [
+        (
+            SourceSpec(feed_url="", name=s.name, home_url=s.home_url, country=s.country, language=s.language),
+            [f.url for f in feeds[s.id]],
+        )
+        for s in srcs
+        if s.id is not None and feeds[s.id]
+    ]
     data = write_opml(groups)
     if output:
         output.write_bytes(data)
@@ -237,8 +271,15 @@ def sources_list(
         table.add_column(col, overflow="fold")
     for f in feeds:
         status = f.status if f.error_count == 0 else f"[yellow]{f.status}[/]"
-        table.add_row(f.source_name or "", f.url, status, _ago(f.last_success_at),
-                      str(f.error_count), (f.last_error or "")[:120], _ago(f.next_poll_at))
+        table.add_row(
+            f.source_name or "",
+            f.url,
+            status,
+            _ago(f.last_success_at),
+            str(f.error_count),
+            (f.last_error or "")[:120],
+            _ago(f.next_poll_at),
+        )
     Console(width=None if sys.stdout.isatty() else 200, highlight=False).print(table)
 
 
@@ -256,10 +297,17 @@ def sources_remove(url: Annotated[str, typer.Argument(help="The feed URL to remo
 
 # -- fetching ------------------------------------------------------------------
 
+
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                    transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 async def poll_once(store: Store, s: Settings, *, show_progress: bool = True) -> Any:
@@ -290,21 +338,26 @@ def fetch(
     s = settings()
     with open_store() as store:
         if store.sources.count_sources() == 0:
-            raise fail("no sources yet: add one with `tidings sources add URL` "
-                       "(or run `tidings run`, which loads the default publishers)")
+            raise fail(
+                "no sources yet: add one with `tidings sources add URL` "
+                "(or run `tidings run`, which loads the default publishers)"
+            )
         if all_feeds:
             store.sources.reschedule_all()
         summary = asyncio.run(poll_once(store, s))
         total = store.articles.count()
-    out.print(f"polled {summary.feeds} feeds: {summary.new_articles} new articles "
-              f"({summary.fallbacks} from feed text), {summary.not_modified} unchanged, "
-              f"{summary.failed} failed; {total} articles stored")
+    out.print(
+        f"polled {summary.feeds} feeds: {summary.new_articles} new articles "
+        f"({summary.fallbacks} from feed text), {summary.not_modified} unchanged, "
+        f"{summary.failed} failed; {total} articles stored"
+    )
     for r in summary.results:
         if r.outcome == "error":
             console.print(f"  [yellow]failed[/] {r.url}: {r.error}")
 
 
 # -- export and extract --------------------------------------------------------
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -317,13 +370,23 @@ def _json_default(value: Any) -> Any:
 def article_record(article: Article, site_name: str) -> dict[str, Any]:
     """The JSON shape of an article in `tidings export` and the API."""
     return {
-        "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
-        "title": article.title, "text": article.text, "publisher": article.publisher,
-        "feed_url": article.feed_url, "published_at": article.published_at,
-        "updated_at": article.updated_at, "fetched_at": article.fetched_at,
-        "language": article.language, "author": article.author, "image": article.image,
-        "extraction": article.extraction, "extraction_reason": article.extraction_reason,
-        "story_id": article.story_id, "duplicate_of": article.duplicate_of,
+        "id": article.id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "text": article.text,
+        "publisher": article.publisher,
+        "feed_url": article.feed_url,
+        "published_at": article.published_at,
+        "updated_at": article.updated_at,
+        "fetched_at": article.fetched_at,
+        "language": article.language,
+        "author": article.author,
+        "image": article.image,
+        "extraction": article.extraction,
+        "extraction_reason": article.extraction_reason,
+        "story_id": article.story_id,
+        "duplicate_of": article.duplicate_of,
         "attribution": attribution(site_name, article.publisher),
     }
 
@@ -340,8 +403,10 @@ def export(
         n = 0
         try:
             for article in store.articles.iter_all():
-                record = {**article_record(article, s.site_name),  # + the enrich stage's fields
-                          **store.entities.enrichment_of(article.id or 0)}
+                record = {
+                    **article_record(article, s.site_name),  # + the enrich stage's fields
+                    **store.entities.enrichment_of(article.id or 0),
+                }
                 handle.write(json.dumps(record, default=_json_default, ensure_ascii=False) + "\n")
                 n += 1
         finally:
@@ -444,6 +509,7 @@ def extract(
 
 # -- serving -------------------------------------------------------------------
 
+
 @app.command()
 @guarded
 def serve(
@@ -479,8 +545,9 @@ def run(
     if store.sources.count_sources() == 0 and s.load_default_sources:
         added = load_specs(default_sources(), store)
         console.print(f"loaded {added} feeds from the default publishers list")
-    server = uvicorn.Server(uvicorn.Config(create_app(s, store), host=s.host, port=s.port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(s, store), host=s.host, port=s.port, log_level="warning")
+    )
 
     async def poller() -> None:
         from tidings.store.schema import now_utc
@@ -489,8 +556,10 @@ def run(
             try:
                 summary = await poll_once(store, s, show_progress=False)
                 if summary.feeds:
-                    console.print(f"polled {summary.feeds} feeds: {summary.new_articles} new "
-                                  f"articles, {summary.failed} failed")
+                    console.print(
+                        f"polled {summary.feeds} feeds: {summary.new_articles} new "
+                        f"articles, {summary.failed} failed"
+                    )
             except TidingsError as e:
                 console.print(f"[red]poll failed:[/] {e}")
             if once:
@@ -515,10 +584,12 @@ def run(
 @app.command()
 @guarded
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (default: the "
-                                                    "worker_concurrency setting).")] = None,
-    burst: Annotated[bool, typer.Option("--burst", help="Enqueue due feeds, work until the "
-                                        "queues are empty, then exit.")] = False,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once (default: the worker_concurrency setting).")
+    ] = None,
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Enqueue due feeds, work until the queues are empty, then exit.")
+    ] = False,
 ) -> None:
     """Take fetch, extract and post-store jobs from the PostgreSQL job queue (any number of these)."""
     from tidings.queue import JobQueue, libpq_url
@@ -527,19 +598,27 @@ def worker(
     libpq_url(s.database_url)  # a clear error on SQLite before anything starts
     with open_store() as store:
         stats = asyncio.run(JobQueue(s, store).work(concurrency=concurrency, burst=burst))
-    out.print(f"worker stopped: {stats.polls} feed polls, {stats.articles} articles stored, "
-              f"{stats.stalled_retried} jobs of dead workers retried")
+    out.print(
+        f"worker stopped: {stats.polls} feed polls, {stats.articles} articles stored, "
+        f"{stats.stalled_retried} jobs of dead workers retried"
+    )
 
 
 @app.command("migrate-db")
 @guarded
 def migrate_db(
-    source: Annotated[str, typer.Option("--from", help="Database URL to copy from, "
-                                        "e.g. sqlite:///tidings.db")],
-    target: Annotated[str, typer.Option("--to", help="Database URL to copy into, "
-                                        "e.g. postgresql://tidings@db/tidings")],
-    replace: Annotated[bool, typer.Option("--replace", help="Empty the target's tables first "
-                                          "(to redo a copy that was interrupted).")] = False,
+    source: Annotated[
+        str, typer.Option("--from", help="Database URL to copy from, e.g. sqlite:///tidings.db")
+    ],
+    target: Annotated[
+        str, typer.Option("--to", help="Database URL to copy into, e.g. postgresql://tidings@db/tidings")
+    ],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Empty the target's tables first (to redo a copy that was interrupted)."
+        ),
+    ] = False,
 ) -> None:
     """Copy every row of one database into another (SQLite to PostgreSQL), then verify counts."""
     from tidings.migrate import copy_database, counts

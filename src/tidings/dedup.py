@@ -41,17 +41,84 @@ from datasketch import MinHash, MinHashLSH
 
 # -- canonical URLs ------------------------------------------------------------------
 
-_TRACKING_PARAMS = frozenset({
-    "cmpid", "cmp", "ref", "ref_src", "ref_url", "referrer", "ito", "ncid", "ocid", "smid",
-    "smtyp", "sr_share", "share", "shared", "mbid", "rss", "feed", "feedtype", "from", "src",
-    "source", "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-    "_ga", "_gl", "cid", "icid", "intcmp", "s_cid", "taid", "rssfeed", "output", "outputtype",
-    "amp", "amp_js_v", "usqp", "at_medium", "at_campaign", "at_custom1", "at_custom2",
-    "at_custom3", "at_custom4", "guccounter", "guce_referrer", "guce_referrer_sig",
-    "pk_campaign", "pk_kwd", "partner", "ns_mchannel", "ns_source", "ns_campaign",
-    "ns_linkname", "ns_fee", "fsrc", "xtor", "soc_src", "soc_trk", "wt_mc", "wt.mc_id",
-    "trk", "trkid", "spm", "cmpgn", "_hsenc", "_hsmi", "hss_channel", "s_kwcid", "mkt_tok",
-})
+_TRACKING_PARAMS = frozenset(
+    {
+        "cmpid",
+        "cmp",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "referrer",
+        "ito",
+        "ncid",
+        "ocid",
+        "smid",
+        "smtyp",
+        "sr_share",
+        "share",
+        "shared",
+        "mbid",
+        "rss",
+        "feed",
+        "feedtype",
+        "from",
+        "src",
+        "source",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "cid",
+        "icid",
+        "intcmp",
+        "s_cid",
+        "taid",
+        "rssfeed",
+        "output",
+        "outputtype",
+        "amp",
+        "amp_js_v",
+        "usqp",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "pk_campaign",
+        "pk_kwd",
+        "partner",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "fsrc",
+        "xtor",
+        "soc_src",
+        "soc_trk",
+        "wt_mc",
+        "wt.mc_id",
+        "trk",
+        "trkid",
+        "spm",
+        "cmpgn",
+        "_hsenc",
+        "_hsmi",
+        "hss_channel",
+        "s_kwcid",
+        "mkt_tok",
+    }
+)
 _TRACKING_PREFIXES = ("utm_", "utm-", "pk_", "ga_", "hmb_", "at_", "stm_", "__twitter", "_bta")
 _HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.", "www1.", "www2.")
 _AMP_SUFFIXES = (".amp", "/amp", ".amp.html")
@@ -68,7 +135,7 @@ def _fold_host(host: str) -> str:
     while changed:
         changed = False
         for prefix in _HOST_PREFIXES:
-            rest = host[len(prefix):]
+            rest = host[len(prefix) :]
             if host.startswith(prefix) and "." in rest:  # keep at least a domain and a suffix
                 host, changed = rest, True
     return host
@@ -104,11 +171,11 @@ def _canonical_once(url: str) -> str:
         port = None
     host = _fold_host(host.lower())
     netloc = host
-    if port is not None and not ((scheme == "http" and port == 80) or
-                                 (scheme == "https" and port == 443)):
+    if port is not None and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{host}:{port}"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if k and not _is_tracker(k)))
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k and not _is_tracker(k))
+    )
     return urlunsplit((scheme, netloc, _fold_path(parts.path), query, ""))
 
 
@@ -137,9 +204,13 @@ def choose_canonical(page_url: str, declared: str | None) -> str:
         return own
     candidate = canonical_url(declared)
     own_host, cand_host = urlsplit(own).hostname, urlsplit(candidate).hostname
-    if candidate.startswith(("http://", "https://")) and own_host and cand_host and (
-        own_host == cand_host or own_host.endswith("." + cand_host)
-        or cand_host.endswith("." + own_host)
+    if (
+        candidate.startswith(("http://", "https://"))
+        and own_host
+        and cand_host
+        and (
+            own_host == cand_host or own_host.endswith("." + cand_host) or cand_host.endswith("." + own_host)
+        )
     ):
         return candidate
     return own
@@ -162,16 +233,15 @@ AGENCIES: dict[str, tuple[str, ...]] = {
     "Bloomberg": ("Bloomberg",),
 }
 _SPELLING = {s.lower(): name for name, spellings in AGENCIES.items() for s in spellings}
-_ALT = "|".join(sorted((re.escape(s) for ss in AGENCIES.values() for s in ss), key=len,
-                       reverse=True))
+_ALT = "|".join(sorted((re.escape(s) for ss in AGENCIES.values() for s in ss), key=len, reverse=True))
 # "(PTI)", "(Reuters) -", "— AFP", "-IANS", "/AP": a credit where a wire story puts it
 _CREDIT_PAREN = re.compile(rf"\((?:{_ALT})\)")
-_CREDIT_INPUTS = re.compile(rf"(?:with\s+inputs?\s+from|source:|courtesy:?)\s*(?:{_ALT})\b",
-                            re.IGNORECASE)
+_CREDIT_INPUTS = re.compile(rf"(?:with\s+inputs?\s+from|source:|courtesy:?)\s*(?:{_ALT})\b", re.IGNORECASE)
 _CREDIT_TAIL = re.compile(rf"(?:^|[\s.])[—–\-/]\s*(?:{_ALT})\s*\.?\s*$")
 _REUTERS_TAIL = re.compile(r"\((?:Reporting|Writing|Additional reporting) by [^)]*\)\s*$")
-_AP_TAIL = re.compile(r"Associated Press (?:writers?|reporters?)\b|©\s*\d{4} The Associated Press",
-                      re.IGNORECASE)
+_AP_TAIL = re.compile(
+    r"Associated Press (?:writers?|reporters?)\b|©\s*\d{4} The Associated Press", re.IGNORECASE
+)
 
 
 def detect_agency(text: str, author: str | None = None) -> str | None:
@@ -204,11 +274,13 @@ def detect_agency(text: str, author: str | None = None) -> str | None:
 # -- fingerprints and near-duplicates ------------------------------------------------------
 
 _DATELINE = re.compile(
-    rf"^\s*[A-Z][\w .'’-]{{1,40}}?(?:,\s*[\w .]{{1,20}}?)?\s*(?:\((?:{_ALT})\))?\s*[:—–-]+\s+")
+    rf"^\s*[A-Z][\w .'’-]{{1,40}}?(?:,\s*[\w .]{{1,20}}?)?\s*(?:\((?:{_ALT})\))?\s*[:—–-]+\s+"
+)
 _LEAD_CREDIT = re.compile(rf"^.{{0,80}}?\((?:{_ALT})\)\s*[:—–-]*\s*")
 _TAIL_CREDIT = re.compile(
     rf"(?:\(?\s*with\s+inputs?\s+from\s+[^)]*\)?|[—–\-/]\s*(?:{_ALT})|\((?:{_ALT})\))\s*\.?\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 MIN_WORDS = 15  # shorter texts (teasers, captions) are never called duplicates
 SHINGLE = 5
@@ -220,11 +292,11 @@ def strip_furniture(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").strip()
     m = _LEAD_CREDIT.match(text)
     if m:
-        text = text[m.end():]
+        text = text[m.end() :]
     else:
         m = _DATELINE.match(text)
         if m and m.end() < 60:
-            text = text[m.end():]
+            text = text[m.end() :]
     for _ in range(2):
         text = _TAIL_CREDIT.sub("", text).rstrip()
     return text
@@ -250,10 +322,15 @@ def fingerprint(text: str) -> str | None:
 def shingles(ws: list[str], k: int = SHINGLE) -> set[int]:
     """Hashed word k-shingles (stable across processes)."""
     if len(ws) < k:
-        return {int.from_bytes(hashlib.blake2b(" ".join(ws).encode(), digest_size=8).digest(),
-                               "little")} if ws else set()
-    return {int.from_bytes(hashlib.blake2b(" ".join(ws[i:i + k]).encode(), digest_size=8)
-                           .digest(), "little") for i in range(len(ws) - k + 1)}
+        return (
+            {int.from_bytes(hashlib.blake2b(" ".join(ws).encode(), digest_size=8).digest(), "little")}
+            if ws
+            else set()
+        )
+    return {
+        int.from_bytes(hashlib.blake2b(" ".join(ws[i : i + k]).encode(), digest_size=8).digest(), "little")
+        for i in range(len(ws) - k + 1)
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +358,9 @@ class DuplicateIndex:
     how long (clock units, hours in the product) a text stays findable.
     """
 
-    def __init__(self, *, jaccard: float = 0.5, containment: float = 0.8, window: float = 72.0,
-                 num_perm: int = 128) -> None:
+    def __init__(
+        self, *, jaccard: float = 0.5, containment: float = 0.8, window: float = 72.0, num_perm: int = 128
+    ) -> None:
         self.jaccard = jaccard
         self.containment = containment
         self.window = window
@@ -299,8 +377,11 @@ class DuplicateIndex:
         return len(self._items)
 
     def _minhash(self, sh: set[int]) -> MinHash:
-        m = MinHash(num_perm=self.num_perm, permutations=self._perms,  # shared: no per-text setup
-                    scheme=self._scheme)
+        m = MinHash(
+            num_perm=self.num_perm,
+            permutations=self._perms,  # shared: no per-text setup
+            scheme=self._scheme,
+        )
         m.update_batch([s.to_bytes(8, "little") for s in sh])
         return m
 

@@ -42,8 +42,7 @@ class TableCount:
 
 
 def _self_refs(table: Table) -> list[Column[Any]]:
-    return [c for c in table.columns
-            if any(fk.column.table is table for fk in c.foreign_keys)]
+    return [c for c in table.columns if any(fk.column.table is table for fk in c.foreign_keys)]
 
 
 def _order(table: Table) -> list[Column[Any]]:
@@ -52,8 +51,10 @@ def _order(table: Table) -> list[Column[Any]]:
 
 def counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
-        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in metadata.sorted_tables}
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in metadata.sorted_tables
+        }
 
 
 def verify(source: Store, target: Store) -> list[TableCount]:
@@ -62,16 +63,18 @@ def verify(source: Store, target: Store) -> list[TableCount]:
     return [TableCount(name, a[name], b[name]) for name in a]
 
 
-def copy_database(source: Store, target: Store, *, replace: bool = False,
-                  on_rows: Progress | None = None) -> list[TableCount]:
+def copy_database(
+    source: Store, target: Store, *, replace: bool = False, on_rows: Progress | None = None
+) -> list[TableCount]:
     """Copy every row of ``source`` into ``target``; returns the verification counts."""
     try:
         existing = counts(target)
         if any(existing.values()):
             if not replace:
                 busy = ", ".join(f"{k} ({v})" for k, v in existing.items() if v)
-                raise StorageError(f"the target database is not empty: {busy}; "
-                                   "use --replace to empty it first")
+                raise StorageError(
+                    f"the target database is not empty: {busy}; use --replace to empty it first"
+                )
             with target.engine.begin() as conn:
                 for table in reversed(metadata.sorted_tables):
                     conn.execute(delete(table))
@@ -96,8 +99,11 @@ def _copy_table(source: Store, target: Store, table: Table, on_rows: Progress | 
             rows = [dict(r._mapping) for r in conn.execute(q)]
         if not rows:
             return
-        later = [{**{c.name: r[c.name] for c in keys}, **{c.name: r[c.name] for c in refs}}
-                 for r in rows if any(r[c.name] is not None for c in refs)]
+        later = [
+            {**{c.name: r[c.name] for c in keys}, **{c.name: r[c.name] for c in refs}}
+            for r in rows
+            if any(r[c.name] is not None for c in refs)
+        ]
         for r in rows:
             for c in refs:
                 r[c.name] = None
@@ -107,8 +113,9 @@ def _copy_table(source: Store, target: Store, table: Table, on_rows: Progress | 
             (key,) = keys  # self-references only exist on single-column keys here
             with target.engine.begin() as conn:
                 for r in later:
-                    conn.execute(update(table).where(key == r[key.name])
-                                 .values({c.name: r[c.name] for c in refs}))
+                    conn.execute(
+                        update(table).where(key == r[key.name]).values({c.name: r[c.name] for c in refs})
+                    )
         last = tuple(rows[-1][c.name] for c in keys)
         if on_rows is not None:
             on_rows(table.name, len(rows))
@@ -120,8 +127,13 @@ def _reset_sequences(target: Store) -> None:
             keys = _order(table)
             if len(keys) != 1 or not keys[0].autoincrement or keys[0].type.python_type is not int:
                 continue
-            seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                               {"t": table.name, "c": keys[0].name}).scalar_one_or_none()
+            seq = conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": keys[0].name}
+            ).scalar_one_or_none()
             if seq:
-                conn.execute(text(f"SELECT setval('{seq}', COALESCE((SELECT max({keys[0].name}) "
-                                  f"FROM {table.name}), 0) + 1, false)"))
+                conn.execute(
+                    text(
+                        f"SELECT setval('{seq}', COALESCE((SELECT max({keys[0].name}) "
+                        f"FROM {table.name}), 0) + 1, false)"
+                    )
+                )

@@ -173,8 +173,10 @@ class Entity:
     code: str | None = None  # ISO code for countries
 
 
-ATTRIBUTION = ("This story is auto aggregated by a computer programme and has not been created "
-               "or edited by {site}. Publisher: {publisher}")
+ATTRIBUTION = (
+    "This story is auto aggregated by a computer programme and has not been created "
+    "or edited by {site}. Publisher: {publisher}"
+)
 
 
 def attribution(site_name: str, publisher: str) -> str:

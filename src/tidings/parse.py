@@ -44,8 +44,9 @@ _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF|channel)[\s>]", re.I)
 _SITEMAP_ROOT = re.compile(rb"<(\w+:)?urlset[\s>]", re.I)
 
 
-def parse_feed(body: bytes, url: str = "", *, content_type: str | None = None,
-               max_items: int = 500) -> ParsedFeed:
+def parse_feed(
+    body: bytes, url: str = "", *, content_type: str | None = None, max_items: int = 500
+) -> ParsedFeed:
     """Detect the format of ``body`` and parse it. Raises ``ParseError``."""
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
@@ -117,11 +118,11 @@ def _feedparser(body: bytes, url: str, headers: dict[str, str]) -> Any:
         # no Content-Type known: read it as generic XML (its own declaration decides the
         # encoding) rather than let feedparser apply HTTP's text/* defaults
         headers.setdefault("content-type", "application/xml")
-    return feedparser.parse(body, response_headers=headers, sanitize_html=True,
-                            resolve_relative_uris=True)
+    return feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
 
 
 # -- RSS and Atom ------------------------------------------------------------
+
 
 def _struct_to_dt(value: time.struct_time | None) -> datetime | None:
     if not value:
@@ -136,8 +137,11 @@ def _entry_image(e: Any) -> str | None:
     for key in ("media_thumbnail", "media_content"):
         for item in e.get(key) or ():
             href = item.get("url")
-            if href and (key == "media_thumbnail" or item.get("medium") == "image"
-                         or str(item.get("type", "")).startswith("image/")):
+            if href and (
+                key == "media_thumbnail"
+                or item.get("medium") == "image"
+                or str(item.get("type", "")).startswith("image/")
+            ):
                 return str(href)
     for link in e.get("links") or ():
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
@@ -148,8 +152,7 @@ def _entry_image(e: Any) -> str | None:
     return None
 
 
-def _parse_with_feedparser(body: bytes, url: str, content_type: str | None,
-                           max_items: int) -> ParsedFeed:
+def _parse_with_feedparser(body: bytes, url: str, content_type: str | None, max_items: int) -> ParsedFeed:
     headers = {"content-type": content_type} if content_type else {}
     try:
         d = _feedparser(body, url, headers)
@@ -159,8 +162,11 @@ def _parse_with_feedparser(body: bytes, url: str, content_type: str | None,
     if not version and not d.entries:
         exc = d.get("bozo_exception")
         raise ParseError(f"not a feed: {exc}" if exc else "not a feed: no RSS, Atom or RDF root")
-    if d.get("bozo") and not d.entries and not isinstance(
-            d.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe):  # header nits only
+    if (
+        d.get("bozo")
+        and not d.entries
+        and not isinstance(d.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
+    ):  # header nits only
         raise ParseError(f"malformed feed with no readable entries: {d.get('bozo_exception')}")
     fmt = "atom" if version.startswith("atom") else "rss"
     feed = d.feed
@@ -171,25 +177,33 @@ def _parse_with_feedparser(body: bytes, url: str, content_type: str | None,
             if c.get("value"):
                 content = c["value"]
                 break
-        entries.append(Entry(
-            link=e.get("link") or None,
-            title=e.get("title") or None,
-            guid=e.get("id") or None,
-            summary=clean_html(e.get("summary"), url),
-            content=clean_html(content, url),
-            author=e.get("author") or None,
-            published_at=_struct_to_dt(e.get("published_parsed") or e.get("created_parsed")),
-            updated_at=_struct_to_dt(e.get("updated_parsed")),
-            categories=tuple(t.get("term") for t in e.get("tags") or () if t.get("term")),
-            image=_entry_image(e),
-            language=(e.get("language") or feed.get("language") or None),
-        ))
-    return ParsedFeed(format=fmt, title=feed.get("title") or None, link=feed.get("link") or None,
-                      language=feed.get("language") or None, entries=tuple(entries),
-                      parser="feedparser")
+        entries.append(
+            Entry(
+                link=e.get("link") or None,
+                title=e.get("title") or None,
+                guid=e.get("id") or None,
+                summary=clean_html(e.get("summary"), url),
+                content=clean_html(content, url),
+                author=e.get("author") or None,
+                published_at=_struct_to_dt(e.get("published_parsed") or e.get("created_parsed")),
+                updated_at=_struct_to_dt(e.get("updated_parsed")),
+                categories=tuple(t.get("term") for t in e.get("tags") or () if t.get("term")),
+                image=_entry_image(e),
+                language=(e.get("language") or feed.get("language") or None),
+            )
+        )
+    return ParsedFeed(
+        format=fmt,
+        title=feed.get("title") or None,
+        link=feed.get("link") or None,
+        language=feed.get("language") or None,
+        entries=tuple(entries),
+        parser="feedparser",
+    )
 
 
 # -- JSON Feed ---------------------------------------------------------------
+
 
 def _iso_to_dt(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
@@ -221,25 +235,33 @@ def _parse_json_feed(body: bytes, url: str, max_items: int) -> ParsedFeed:
         if not isinstance(item, dict):
             continue
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        author = ", ".join(str(a.get("name")) for a in authors
-                           if isinstance(a, dict) and a.get("name")) or None
+        author = (
+            ", ".join(str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")) or None
+        )
         tags = item.get("tags") if isinstance(item.get("tags"), list) else []
-        entries.append(Entry(
-            link=_str(item.get("url")) or _str(item.get("external_url")),
-            title=_str(item.get("title")),
-            guid=_str(item.get("id")),
-            summary=_str(item.get("summary")),
-            content=_str(item.get("content_html")) or _str(item.get("content_text")),
-            author=author,
-            published_at=_iso_to_dt(item.get("date_published")),
-            updated_at=_iso_to_dt(item.get("date_modified")),
-            categories=tuple(str(t) for t in tags if isinstance(t, str | int)),
-            image=_str(item.get("image")) or _str(item.get("banner_image")),
-            language=_str(item.get("language")) or _str(doc.get("language")),
-        ))
-    return ParsedFeed(format="json", title=_str(doc.get("title")),
-                      link=_str(doc.get("home_page_url")), language=_str(doc.get("language")),
-                      entries=tuple(entries), parser="jsonfeed")
+        entries.append(
+            Entry(
+                link=_str(item.get("url")) or _str(item.get("external_url")),
+                title=_str(item.get("title")),
+                guid=_str(item.get("id")),
+                summary=_str(item.get("summary")),
+                content=_str(item.get("content_html")) or _str(item.get("content_text")),
+                author=author,
+                published_at=_iso_to_dt(item.get("date_published")),
+                updated_at=_iso_to_dt(item.get("date_modified")),
+                categories=tuple(str(t) for t in tags if isinstance(t, str | int)),
+                image=_str(item.get("image")) or _str(item.get("banner_image")),
+                language=_str(item.get("language")) or _str(doc.get("language")),
+            )
+        )
+    return ParsedFeed(
+        format="json",
+        title=_str(doc.get("title")),
+        link=_str(doc.get("home_page_url")),
+        language=_str(doc.get("language")),
+        entries=tuple(entries),
+        parser="jsonfeed",
+    )
 
 
 def _str(value: Any) -> str | None:
@@ -251,8 +273,9 @@ def _str(value: Any) -> str | None:
 
 # -- News sitemaps -----------------------------------------------------------
 
-_SITEMAP_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
-                                  load_dtd=False, recover=False)
+_SITEMAP_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, recover=False
+)
 
 
 def _local(tag: Any) -> str:
@@ -281,17 +304,20 @@ def _parse_sitemap(body: bytes, url: str, max_items: int) -> ParsedFeed:
         if not loc:
             continue
         keywords = tuple(k.strip() for k in fields.get("keywords", "").split(",") if k.strip())
-        entries.append(Entry(
-            link=loc,
-            title=fields.get("title"),
-            guid=loc,
-            published_at=_iso_to_dt(fields.get("publication_date")),
-            updated_at=_iso_to_dt(fields.get("lastmod")),
-            categories=keywords,
-            image=fields.get("image_loc") or fields.get("loc_image"),
-            language=fields.get("language"),
-        ))
+        entries.append(
+            Entry(
+                link=loc,
+                title=fields.get("title"),
+                guid=loc,
+                published_at=_iso_to_dt(fields.get("publication_date")),
+                updated_at=_iso_to_dt(fields.get("lastmod")),
+                categories=keywords,
+                image=fields.get("image_loc") or fields.get("loc_image"),
+                language=fields.get("language"),
+            )
+        )
         if len(entries) >= max_items:
             break
-    return ParsedFeed(format="sitemap", title=None, link=None, language=None,
-                      entries=tuple(entries), parser="sitemap")
+    return ParsedFeed(
+        format="sitemap", title=None, link=None, language=None, entries=tuple(entries), parser="sitemap"
+    )

@@ -79,11 +79,12 @@ def libpq_url(url: str) -> str:
     """The plain ``postgresql://`` form of a SQLAlchemy URL, for psycopg and procrastinate."""
     for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     if not url.startswith("postgresql://"):
         raise ConfigError(
             f"the job queue needs PostgreSQL (database_url is {url.split(':', 1)[0]}:...); "
-            "set TIDINGS_DATABASE_URL=postgresql://... or use `tidings fetch`/`tidings run`")
+            "set TIDINGS_DATABASE_URL=postgresql://... or use `tidings fetch`/`tidings run`"
+        )
     return url
 
 
@@ -93,8 +94,7 @@ def ensure_queue_schema(database_url: str) -> None:
         import psycopg
         from procrastinate.schema import SchemaManager
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise ConfigError("the job queue needs the postgres extra: "
-                          "pip install 'tidings[postgres]'") from e
+        raise ConfigError("the job queue needs the postgres extra: pip install 'tidings[postgres]'") from e
     try:
         with psycopg.connect(libpq_url(database_url), autocommit=False) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -107,6 +107,7 @@ def ensure_queue_schema(database_url: str) -> None:
 
 
 # -- entries travel through the queue as JSON -----------------------------------------
+
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
     data = asdict(entry)
@@ -132,9 +133,11 @@ def warm_up() -> None:
     so a freshly started worker does not hold its first jobs that long."""
     from tidings.extract import extract
 
-    page = ("<html><head><title>warm</title></head><body><article><h1>warm</h1>"
-            + "<p>The council met on Tuesday to discuss the new tram line.</p>" * 5
-            + "</article></body></html>")
+    page = (
+        "<html><head><title>warm</title></head><body><article><h1>warm</h1>"
+        + "<p>The council met on Tuesday to discuss the new tram line.</p>" * 5
+        + "</article></body></html>"
+    )
     extract(page.encode(), "http://localhost/warm-up.html")
 
 
@@ -156,8 +159,7 @@ class QueuedPipeline(Pipeline):
         super().__init__(settings, store)
         self.queue = queue
 
-    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed,
-                     result: FeedResult) -> None:
+    async def ingest(self, fetcher: Fetcher, feed: Feed, parsed: ParsedFeed, result: FeedResult) -> None:
         for url, entry in self.new_entries(parsed):
             await self.queue.defer_article(feed, url, entry)
             result.new_articles += 1  # enqueued; stored by the article job
@@ -170,18 +172,21 @@ class JobQueue:
         try:
             import procrastinate
         except ImportError as e:  # pragma: no cover - depends on the install
-            raise ConfigError("the job queue needs the postgres extra: "
-                              "pip install 'tidings[postgres]'") from e
+            raise ConfigError(
+                "the job queue needs the postgres extra: pip install 'tidings[postgres]'"
+            ) from e
         self.settings = settings
         self.store = store
         self.stats = WorkerStats()
         self._fetcher: Fetcher | None = None
         self._procrastinate = procrastinate
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(conninfo=libpq_url(settings.database_url)))
+            connector=procrastinate.PsycopgConnector(conninfo=libpq_url(settings.database_url))
+        )
         self.pipeline = QueuedPipeline(settings, store, self)
-        retry = procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2,
-                                            retry_exceptions={StorageError, OSError})
+        retry = procrastinate.RetryStrategy(
+            max_attempts=5, exponential_wait=2, retry_exceptions={StorageError, OSError}
+        )
 
         @self.app.task(name="tidings.poll_feed", queue="feeds", retry=retry)
         async def poll_feed(feed_id: int) -> None:
@@ -208,13 +213,16 @@ class JobQueue:
 
     async def defer_poll(self, feed_id: int) -> bool:
         key = f"feed:{feed_id}"
-        return await self._defer(self.poll_task.configure(lock=key, queueing_lock=key),
-                                 feed_id=feed_id)
+        return await self._defer(self.poll_task.configure(lock=key, queueing_lock=key), feed_id=feed_id)
 
     async def defer_article(self, feed: Feed, url: str, entry: Entry) -> bool:
         key = f"article:{canonical_url(url)}"[:1000]
-        return await self._defer(self.article_task.configure(queueing_lock=key),
-                                 feed_id=feed.id, url=url, entry=entry_to_json(entry))
+        return await self._defer(
+            self.article_task.configure(queueing_lock=key),
+            feed_id=feed.id,
+            url=url,
+            entry=entry_to_json(entry),
+        )
 
     async def post_store(self, article_id: int) -> None:
         """Hand a stored article to the post-store consumer (the leader's queue)."""
@@ -233,17 +241,25 @@ class JobQueue:
             conn: psycopg.AsyncConnection[Any] | None = None
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    libpq_url(self.settings.database_url), autocommit=True)
+                    libpq_url(self.settings.database_url), autocommit=True
+                )
                 cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (POST_STORE_LOCK,))
                 row = await cur.fetchone()
                 if row and row[0]:
                     self.leader = True
-                    consumer = asyncio.create_task(self.app.run_worker_async(
-                        queues=["post_store"], concurrency=1, wait=not burst,
-                        name="post-store", delete_jobs="successful",
-                        update_heartbeat_interval=max(0.5, lease / 4),
-                        stalled_worker_timeout=lease, install_signal_handlers=False,
-                        fetch_job_polling_interval=POLL_INTERVAL))
+                    consumer = asyncio.create_task(
+                        self.app.run_worker_async(
+                            queues=["post_store"],
+                            concurrency=1,
+                            wait=not burst,
+                            name="post-store",
+                            delete_jobs="successful",
+                            update_heartbeat_interval=max(0.5, lease / 4),
+                            stalled_worker_timeout=lease,
+                            install_signal_handlers=False,
+                            fetch_job_polling_interval=POLL_INTERVAL,
+                        )
+                    )
                     try:
                         while not consumer.done():  # watchdog: still holding the lock?
                             await asyncio.wait({consumer}, timeout=every)
@@ -276,12 +292,12 @@ class JobQueue:
             return  # removed or retired since it was enqueued
         result = await self.pipeline.poll_feed(self.fetcher(), feed)
         self.stats.polls += 1
-        log.info("polled feed", extra={"feed_id": feed_id, "outcome": result.outcome,
-                                       "new": result.new_articles})
+        log.info(
+            "polled feed", extra={"feed_id": feed_id, "outcome": result.outcome, "new": result.new_articles}
+        )
 
     async def _fetch_article(self, feed_id: int, url: str, entry_data: dict[str, Any]) -> None:
-        stored = (self.store.articles.get_by_url(canonical_url(url))
-                  or self.store.articles.get_by_url(url))
+        stored = self.store.articles.get_by_url(canonical_url(url)) or self.store.articles.get_by_url(url)
         if stored is not None and stored.id is not None:
             # stored by an earlier attempt that may have died before its post-store
             # stages ran: run them (again); they are at-least-once
@@ -312,14 +328,14 @@ class JobQueue:
 
     async def retry_stalled(self) -> int:
         jobs = await self.app.job_manager.get_stalled_jobs(
-            seconds_since_heartbeat=self.settings.job_lease_timeout)
+            seconds_since_heartbeat=self.settings.job_lease_timeout
+        )
         n = 0
         for job in jobs:
             with contextlib.suppress(Exception):  # another worker retried it first
                 await self.app.job_manager.retry_job(job)
                 n += 1
-                log.warning("retrying job of a dead worker",
-                            extra={"job_id": job.id, "task": job.task_name})
+                log.warning("retrying job of a dead worker", extra={"job_id": job.id, "task": job.task_name})
         self.stats.stalled_retried += n
         return n
 
@@ -327,8 +343,7 @@ class JobQueue:
         """Jobs ready to run now (a retry scheduled for later does not count)."""
         jobs = await self.app.job_manager.list_jobs_async(status="todo")
         now = now_utc()
-        return sum(1 for j in jobs if j.queue in queues
-                   and (j.scheduled_at is None or j.scheduled_at <= now))
+        return sum(1 for j in jobs if j.queue in queues and (j.scheduled_at is None or j.scheduled_at <= now))
 
     async def _maintenance(self, every: float) -> None:
         while True:
@@ -339,8 +354,9 @@ class JobQueue:
                 log.warning("queue maintenance failed: %s", e)
             await asyncio.sleep(every)
 
-    async def work(self, *, concurrency: int | None = None, burst: bool = False,
-                   name: str | None = None) -> WorkerStats:
+    async def work(
+        self, *, concurrency: int | None = None, burst: bool = False, name: str | None = None
+    ) -> WorkerStats:
         """Run a worker until stopped (SIGINT/SIGTERM), or until the queues are empty (burst)."""
         ensure_queue_schema(self.settings.database_url)
         lease = self.settings.job_lease_timeout
@@ -353,17 +369,23 @@ class JobQueue:
                 await self.retry_stalled()
                 await self.enqueue_due(limit=1_000_000)
             else:
-                side = [asyncio.create_task(self._maintenance(every)),
-                        asyncio.create_task(self._lead_post_store(burst=False, every=every))]
+                side = [
+                    asyncio.create_task(self._maintenance(every)),
+                    asyncio.create_task(self._lead_post_store(burst=False, every=every)),
+                ]
             try:
                 while True:
                     await self.app.run_worker_async(
                         queues=list(QUEUES),
                         concurrency=concurrency or self.settings.worker_concurrency,
-                        wait=not burst, name=name, delete_jobs="successful",
+                        wait=not burst,
+                        name=name,
+                        delete_jobs="successful",
                         update_heartbeat_interval=max(0.5, lease / 4),
-                        stalled_worker_timeout=lease, install_signal_handlers=not burst,
-                        fetch_job_polling_interval=POLL_INTERVAL)
+                        stalled_worker_timeout=lease,
+                        install_signal_handlers=not burst,
+                        fetch_job_polling_interval=POLL_INTERVAL,
+                    )
                     if not burst:
                         break
                     # a burst worker stops when no job is fetchable: run the post-store
@@ -389,6 +411,6 @@ def queue_depth(database_url: str) -> dict[tuple[str, str], int]:
             return {}
         rows = conn.execute(
             "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
-            "WHERE status IN ('todo', 'doing') GROUP BY 1, 2").fetchall()
+            "WHERE status IN ('todo', 'doing') GROUP BY 1, 2"
+        ).fetchall()
     return {(q, s): int(n) for q, s, n in rows}
-

@@ -64,8 +64,12 @@ class Policy:
     def from_settings(cls, settings: Settings) -> Policy:
         lo = max(1, settings.min_poll_interval)
         hi = max(lo, settings.max_poll_interval)
-        return cls(default_interval=min(max(settings.poll_interval, lo), hi), min_interval=lo,
-                   max_interval=hi, park_after=max(1, settings.park_after_errors))
+        return cls(
+            default_interval=min(max(settings.poll_interval, lo), hi),
+            min_interval=lo,
+            max_interval=hi,
+            park_after=max(1, settings.park_after_errors),
+        )
 
     def clamp(self, seconds: float) -> int:
         return int(min(max(seconds, self.min_interval), self.max_interval))
@@ -143,8 +147,9 @@ def publishing_interval(times: Iterable[datetime], now: datetime) -> float | Non
     Future times (beyond a minute of clock skew) are ignored. The gap from the
     newest entry to *now* is counted too, so a feed that went quiet slows down.
     """
-    usable = sorted({t for t in times if t is not None and t <= now + timedelta(minutes=1)},
-                    reverse=True)[:RECENT_ENTRIES]
+    usable = sorted({t for t in times if t is not None and t <= now + timedelta(minutes=1)}, reverse=True)[
+        :RECENT_ENTRIES
+    ]
     if len(usable) < 2:
         return None
     gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(usable)]
@@ -156,8 +161,7 @@ def publishing_interval(times: Iterable[datetime], now: datetime) -> float | Non
     return max(median, quiet_for / 2) if quiet_for > median else median
 
 
-def decide(feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy,
-           rng: random.Random) -> Decision:
+def decide(feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy, rng: random.Random) -> Decision:
     """The next poll of ``feed`` after ``outcome`` (see the module docstring)."""
     previous = feed.poll_interval_s if feed.poll_interval_s > 0 else policy.default_interval
     previous = policy.clamp(previous)
@@ -176,20 +180,33 @@ def decide(feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy,
         wait = min(lifetime, policy.max_interval)
         reason += ", cache lifetime"
     wait = max(wait, policy.min_interval)
-    return Decision(next_poll_at=now + timedelta(seconds=wait), interval_s=interval,
-                    status="active", url=outcome.moved_to, reason=reason)
+    return Decision(
+        next_poll_at=now + timedelta(seconds=wait),
+        interval_s=interval,
+        status="active",
+        url=outcome.moved_to,
+        reason=reason,
+    )
 
 
-def _after_error(feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy,
-                 rng: random.Random, previous: int) -> Decision:
+def _after_error(
+    feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy, rng: random.Random, previous: int
+) -> Decision:
     if outcome.error_status == 410:
-        return Decision(next_poll_at=now + timedelta(seconds=policy.max_interval),
-                        interval_s=previous, status="retired", reason="410 Gone")
+        return Decision(
+            next_poll_at=now + timedelta(seconds=policy.max_interval),
+            interval_s=previous,
+            status="retired",
+            reason="410 Gone",
+        )
     failures = feed.error_count + 1
     if failures >= policy.park_after:
-        return Decision(next_poll_at=now + timedelta(seconds=_jittered(policy.max_interval, rng)),
-                        interval_s=previous, status="parked",
-                        reason=f"parked after {failures} consecutive errors")
+        return Decision(
+            next_poll_at=now + timedelta(seconds=_jittered(policy.max_interval, rng)),
+            interval_s=previous,
+            status="parked",
+            reason=f"parked after {failures} consecutive errors",
+        )
     backoff = min(previous * 2.0 ** min(failures - 1, 30), policy.max_interval)
     wait = _jittered(backoff, rng)
     reason = f"backoff after {failures} error(s)"
@@ -198,5 +215,9 @@ def _after_error(feed: Feed, outcome: PollOutcome, now: datetime, policy: Policy
         if honoured > wait:
             wait = honoured
             reason = "Retry-After"
-    return Decision(next_poll_at=now + timedelta(seconds=max(wait, policy.min_interval)),
-                    interval_s=previous, status="active", reason=reason)
+    return Decision(
+        next_poll_at=now + timedelta(seconds=max(wait, policy.min_interval)),
+        interval_s=previous,
+        status="active",
+        reason=reason,
+    )

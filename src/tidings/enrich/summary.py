@@ -25,6 +25,7 @@ def _words(text: str) -> list[str]:
     """Whitespace-separated words of a literal (keeps word lists readable)."""
     return text.split()
 
+
 _STOP = frozenset(
     _words("""
     a about above after again against all also am an and any are aren't as at be because been
@@ -43,10 +44,49 @@ _STOP = frozenset(
     don't didn't won't can't news report reports reported added asked
 """)
 )
-_ABBREV = frozenset({"mr", "mrs", "ms", "dr", "st", "sr", "jr", "prof", "gen", "col", "lt", "capt",
-                     "sen", "rep", "gov", "no", "vs", "etc", "inc", "ltd", "co", "corp", "u.s",
-                     "u.k", "e.g", "i.e", "fig", "jan", "feb", "aug", "sept", "oct", "nov", "dec",
-                     "rs", "mt", "ft", "approx", "est"})
+_ABBREV = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "sr",
+        "jr",
+        "prof",
+        "gen",
+        "col",
+        "lt",
+        "capt",
+        "sen",
+        "rep",
+        "gov",
+        "no",
+        "vs",
+        "etc",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "u.s",
+        "u.k",
+        "e.g",
+        "i.e",
+        "fig",
+        "jan",
+        "feb",
+        "aug",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "rs",
+        "mt",
+        "ft",
+        "approx",
+        "est",
+    }
+)
 _SENT_SPLIT = re.compile(r"(?<=[.!?।])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9\u0900-\u0DFF])|\n+")
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
@@ -93,6 +133,7 @@ def keywords(title: str, text: str, entity_names: Sequence[str] = (), limit: int
                     freq[x] += 1
                     degree[x] += len(run)
                 run = []
+
     def score(p: tuple[str, ...]) -> float:
         return sum(degree[x] / freq[x] for x in p) * (1 + 0.5 * (phrases[p] - 1))
 
@@ -120,8 +161,9 @@ def keywords(title: str, text: str, entity_names: Sequence[str] = (), limit: int
     return out
 
 
-def summarise(title: str, text: str, entity_names: Sequence[str] = (), max_sentences: int = 3,
-              max_chars: int = 600) -> str:
+def summarise(
+    title: str, text: str, entity_names: Sequence[str] = (), max_sentences: int = 3, max_chars: int = 600
+) -> str:
     """Two or three of the article's own sentences, in their order."""
     sents = [s for s in sentences(text[:20000]) if 30 <= len(s) <= 600]
     if not sents:

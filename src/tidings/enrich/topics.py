@@ -23,31 +23,40 @@ def _words(text: str) -> list[str]:
     """Whitespace-separated words of a literal (keeps word lists readable)."""
     return text.split()
 
-TOPICS = ("world", "politics", "business", "technology", "science", "health", "sport",
-          "entertainment", "general")
+
+TOPICS = (
+    "world",
+    "politics",
+    "business",
+    "technology",
+    "science",
+    "health",
+    "sport",
+    "entertainment",
+    "general",
+)
 
 # Section names as publishers spell them (lower case, one word or a path segment).
 SECTION_WORDS: dict[str, str] = {}
 for _topic, _section_words in {
     "sport": "sport sports football soccer cricket tennis golf rugby formula1 f1 nba nfl mlb nhl "
-             "boxing athletics olympics hockey motorsport racing cycling euro-2016 ipl",
+    "boxing athletics olympics hockey motorsport racing cycling euro-2016 ipl",
     "business": "business economy markets market money finance companies industry economic "
-                "personal-finance stocks banking real-estate property",
+    "personal-finance stocks banking real-estate property",
     "technology": "technology tech sci-tech gadgets internet ai cyber innovation mobile",
     "science": "science space environment climate nature",
     "health": "health wellness coronavirus covid-19 medicine fitness",
     "entertainment": "entertainment culture film films movies movie cinema music tv television "
-                     "celebrity bollywood hollywood arts books showbiz metroplus lifestyle",
+    "celebrity bollywood hollywood arts books showbiz metroplus lifestyle",
     "politics": "politics elections election government us-politics uk-politics",
     "world": "world international global foreign middle-east asia africa europe americas "
-             "south-asia asia-pacific",
+    "south-asia asia-pacific",
 }.items():
     for _w in _section_words.split():
         SECTION_WORDS[_w] = _topic
 
 # Phrases in the feed's category labels (free text such as "World news", "US sports").
-_CATEGORY_RE = [(re.compile(rf"\b{re.escape(w)}\b"), t) for w, t in SECTION_WORDS.items()
-                if len(w) > 3]
+_CATEGORY_RE = [(re.compile(rf"\b{re.escape(w)}\b"), t) for w, t in SECTION_WORDS.items() if len(w) > 3]
 
 _LEXICON: dict[str, dict[str, float]] = {
     "sport": dict.fromkeys(
@@ -62,7 +71,9 @@ _LEXICON: dict[str, dict[str, float]] = {
     formula world-cup batter bat game games quarterback touchdown inning innings homer pitcher
     nhl mlb wnba grand-prix f1 cyclist golfer sprinter swimmer gymnast wrestler boxer jockey
     open semifinal quarterfinal knockout derby fc
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "business": dict.fromkeys(
         _words("""
     market markets shares stock stocks investors investor economy economic inflation interest
@@ -72,7 +83,9 @@ _LEXICON: dict[str, dict[str, float]] = {
     billion million crore lakh tax taxes budget fiscal jobs unemployment startup startups
     funding investment exports imports retail consumer consumers industry manufacturing layoffs
     bankruptcy debt loans loan rbi fed
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "technology": dict.fromkeys(
         _words("""
     technology tech software app apps smartphone smartphones iphone android google apple
@@ -81,14 +94,18 @@ _LEXICON: dict[str, dict[str, float]] = {
     cybersecurity hackers hack hacking data privacy robot robots startup 5g broadband device
     devices gadget launch launches users platform social media algorithm cloud electric ev musk
     spacex tesla
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "science": dict.fromkeys(
         _words("""
     scientists scientist study research researchers space nasa isro rocket launch satellite moon
     mars planet planets astronaut astronauts orbit telescope climate species fossil discovery
     universe physics biology experiment emissions carbon warming environment environmental
     wildlife earthquake volcano eruption ocean glacier spacecraft mission asteroid
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "health": dict.fromkeys(
         _words("""
     health hospital hospitals patients patient doctors doctor disease diseases virus vaccine
@@ -96,7 +113,9 @@ _LEXICON: dict[str, dict[str, float]] = {
     medicine drug drugs treatment cancer outbreak mental nurses surgery symptoms deaths
     dengue malaria tuberculosis diabetes obesity healthcare clinical trial trials quarantine
     lockdown
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "entertainment": dict.fromkeys(
         _words("""
     film films movie movies actor actress star stars singer song songs album music concert box
@@ -104,7 +123,8 @@ _LEXICON: dict[str, dict[str, float]] = {
     release released trailer oscar oscars award awards festival fans drama comedy theatre book
     novel artist artists premiere episode streaming
 """),
-        1.0),
+        1.0,
+    ),
     "politics": dict.fromkeys(
         _words("""
     election elections vote votes voters voting poll polls campaign parliament lawmakers senate
@@ -112,29 +132,58 @@ _LEXICON: dict[str, dict[str, float]] = {
     bill law legislation policy cabinet governor mla mp mps democrats republicans democratic
     republican trump biden modi political politics assembly constituency candidate candidates
     ruling coalition protest protests protesters court supreme police arrested
-"""), 1.0),
+"""),
+        1.0,
+    ),
     "world": dict.fromkeys(
         _words("""
     war troops military army ceasefire diplomatic diplomats diplomacy bilateral foreign embassy
     sanctions nato un united nations refugees border invasion missile missiles strikes
     airstrikes attack attacks killed summit treaty talks relations ministry allies conflict
     hostages gaza ukraine russia israel iran china
-"""), 1.0),
+"""),
+        1.0,
+    ),
 }
 # Words every story mentioned for a while (a pandemic, a war) say little about the section.
-for _t, _w in (("health", "coronavirus"), ("health", "covid"), ("health", "covid-19"),
-               ("health", "pandemic"), ("health", "cases"), ("health", "deaths"),
-               ("health", "lockdown"), ("health", "quarantine"), ("politics", "police"),
-               ("politics", "court"), ("politics", "arrested"), ("world", "killed")):
+for _t, _w in (
+    ("health", "coronavirus"),
+    ("health", "covid"),
+    ("health", "covid-19"),
+    ("health", "pandemic"),
+    ("health", "cases"),
+    ("health", "deaths"),
+    ("health", "lockdown"),
+    ("health", "quarantine"),
+    ("politics", "police"),
+    ("politics", "court"),
+    ("politics", "arrested"),
+    ("world", "killed"),
+):
     _LEXICON[_t][_w] = 0.3
 # Words that are strong signals get more weight.
-for _t, _w, _v in (("sport", "wicket", 3), ("sport", "innings", 3), ("sport", "goals", 2),
-                   ("sport", "tournament", 2), ("sport", "fifa", 3), ("sport", "ipl", 3),
-                   ("health", "vaccine", 2), ("health", "patients", 2), ("health", "hospital", 1.5),
-                   ("business", "sensex", 3), ("business", "shares", 2), ("business", "gdp", 2),
-                   ("science", "nasa", 2), ("science", "scientists", 2), ("technology", "ai", 2),
-                   ("entertainment", "bollywood", 3), ("entertainment", "film", 2),
-                   ("politics", "election", 2), ("world", "ceasefire", 2), ("world", "bilateral", 2)):
+for _t, _w, _v in (
+    ("sport", "wicket", 3),
+    ("sport", "innings", 3),
+    ("sport", "goals", 2),
+    ("sport", "tournament", 2),
+    ("sport", "fifa", 3),
+    ("sport", "ipl", 3),
+    ("health", "vaccine", 2),
+    ("health", "patients", 2),
+    ("health", "hospital", 1.5),
+    ("business", "sensex", 3),
+    ("business", "shares", 2),
+    ("business", "gdp", 2),
+    ("science", "nasa", 2),
+    ("science", "scientists", 2),
+    ("technology", "ai", 2),
+    ("entertainment", "bollywood", 3),
+    ("entertainment", "film", 2),
+    ("politics", "election", 2),
+    ("world", "ceasefire", 2),
+    ("world", "bilateral", 2),
+):
     _LEXICON[_t][_w] = float(_v)
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -205,8 +254,14 @@ def from_text(title: str, text: str, countries: int = 0, foreign: bool = False) 
     return TopicGuess(best, "text", tuple(ranked))
 
 
-def classify(title: str, text: str, url: str | None, categories: Sequence[str],
-             countries: int = 0, foreign: bool = False) -> TopicGuess:
+def classify(
+    title: str,
+    text: str,
+    url: str | None,
+    categories: Sequence[str],
+    countries: int = 0,
+    foreign: bool = False,
+) -> TopicGuess:
     topic = from_categories(categories)
     if topic:
         return TopicGuess(topic, "feed")

@@ -81,17 +81,80 @@ ORG_WORDS = frozenset(
     Airport Agreement Navy Argyle Rovers Wanderers Athletic Ministry Department
 """)
 )
-ORG_HEADS = frozenset({"Ministry", "Department", "University", "Bank", "Institute", "Council",
-                        "Commission", "Court", "Board", "Office", "Bureau", "Federation",
-                        "Association", "Museum", "House", "Church"})
-PLACE_WORDS = frozenset({"City", "County", "District", "Province", "State", "Region", "Valley",
-                          "Island", "Islands", "River", "Mountain", "Mountains", "Lake", "Bay",
-                          "Village", "Town", "Street", "Road", "Airport", "Port", "Border",
-                          "Sea", "Ocean", "Gulf", "Strait", "Peninsula", "Coast", "Park"})
-PLACE_PREPS = frozenset({"in", "at", "near", "from", "to", "across", "outside", "around", "into",
-                          "towards", "toward", "via"})
-SPEECH = frozenset({"said", "says", "told", "added", "asked", "stated", "claimed", "wrote",
-                     "tweeted", "posted", "announced", "noted", "argued", "insisted", "warned"})
+ORG_HEADS = frozenset(
+    {
+        "Ministry",
+        "Department",
+        "University",
+        "Bank",
+        "Institute",
+        "Council",
+        "Commission",
+        "Court",
+        "Board",
+        "Office",
+        "Bureau",
+        "Federation",
+        "Association",
+        "Museum",
+        "House",
+        "Church",
+    }
+)
+PLACE_WORDS = frozenset(
+    {
+        "City",
+        "County",
+        "District",
+        "Province",
+        "State",
+        "Region",
+        "Valley",
+        "Island",
+        "Islands",
+        "River",
+        "Mountain",
+        "Mountains",
+        "Lake",
+        "Bay",
+        "Village",
+        "Town",
+        "Street",
+        "Road",
+        "Airport",
+        "Port",
+        "Border",
+        "Sea",
+        "Ocean",
+        "Gulf",
+        "Strait",
+        "Peninsula",
+        "Coast",
+        "Park",
+    }
+)
+PLACE_PREPS = frozenset(
+    {"in", "at", "near", "from", "to", "across", "outside", "around", "into", "towards", "toward", "via"}
+)
+SPEECH = frozenset(
+    {
+        "said",
+        "says",
+        "told",
+        "added",
+        "asked",
+        "stated",
+        "claimed",
+        "wrote",
+        "tweeted",
+        "posted",
+        "announced",
+        "noted",
+        "argued",
+        "insisted",
+        "warned",
+    }
+)
 # Capitalised words that start sentences or headlines and name nothing.
 STOP_CAPS = frozenset(
     _words("""
@@ -111,8 +174,54 @@ STOP_CAPS = frozenset(
     Part Full Half Rs INR USD Crore Lakh Billion Million Per Percent Chapter Section Page Vol No
 """)
 )
-CONNECTORS = frozenset({"of", "de", "da", "del", "der", "den", "van", "von", "bin", "bint", "al",
-                         "el", "la", "le", "du", "dos", "&", "and", "for", "the"})
-ABBREV = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Gen", "Lt", "Col", "Capt", "Sen",
-                     "Rep", "Gov", "Prof", "No", "Mt", "Ft", "Inc", "Co", "Corp", "Ltd"})
-SENT_END = frozenset({".", "!", "?", "…", "।", ":", ";", "\"", "“", "”", "(", ")", "|", "—", "–"})
+CONNECTORS = frozenset(
+    {
+        "of",
+        "de",
+        "da",
+        "del",
+        "der",
+        "den",
+        "van",
+        "von",
+        "bin",
+        "bint",
+        "al",
+        "el",
+        "la",
+        "le",
+        "du",
+        "dos",
+        "&",
+        "and",
+        "for",
+        "the",
+    }
+)
+ABBREV = frozenset(
+    {
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "St",
+        "Jr",
+        "Sr",
+        "Gen",
+        "Lt",
+        "Col",
+        "Capt",
+        "Sen",
+        "Rep",
+        "Gov",
+        "Prof",
+        "No",
+        "Mt",
+        "Ft",
+        "Inc",
+        "Co",
+        "Corp",
+        "Ltd",
+    }
+)
+SENT_END = frozenset({".", "!", "?", "…", "।", ":", ";", '"', "“", "”", "(", ")", "|", "—", "–"})

@@ -16,13 +16,28 @@ from tidings.store.schema import articles
 def _article(row: Row[Any]) -> Article:
     m = row._mapping
     return Article(
-        id=m["id"], url=m["url"], canonical_url=m["canonical_url"], title=m["title"],
-        text=m["text"], html=m["html"], publisher=m["publisher"], source_id=m["source_id"],
-        feed_id=m["feed_id"], feed_url=m["feed_url"], author=m["author"],
-        published_at=m["published_at"], updated_at=m["updated_at"], fetched_at=m["fetched_at"],
-        language=m["language"], image=m["image"], summary=m["summary"],
-        extraction=m["extraction"], extraction_reason=m["extraction_reason"],
-        content_hash=m["content_hash"], story_id=m["story_id"], duplicate_of=m["duplicate_of"],
+        id=m["id"],
+        url=m["url"],
+        canonical_url=m["canonical_url"],
+        title=m["title"],
+        text=m["text"],
+        html=m["html"],
+        publisher=m["publisher"],
+        source_id=m["source_id"],
+        feed_id=m["feed_id"],
+        feed_url=m["feed_url"],
+        author=m["author"],
+        published_at=m["published_at"],
+        updated_at=m["updated_at"],
+        fetched_at=m["fetched_at"],
+        language=m["language"],
+        image=m["image"],
+        summary=m["summary"],
+        extraction=m["extraction"],
+        extraction_reason=m["extraction_reason"],
+        content_hash=m["content_hash"],
+        story_id=m["story_id"],
+        duplicate_of=m["duplicate_of"],
         categories=tuple(m["categories"] or ()),
     )
 
@@ -53,14 +68,27 @@ class ArticleStore:
         assert fetched is not None, "fetched_at is required"
         sort_at = min(article.published_at or fetched, fetched)
         values = dict(
-            url=article.url, canonical_url=article.canonical_url, title=article.title,
-            text=article.text, html=article.html, summary=article.summary,
-            author=article.author, published_at=article.published_at,
-            updated_at=article.updated_at, fetched_at=fetched, sort_at=sort_at,
-            language=article.language, image=article.image, source_id=article.source_id,
-            feed_id=article.feed_id, publisher=article.publisher, feed_url=article.feed_url,
-            extraction=article.extraction, extraction_reason=article.extraction_reason,
-            content_hash=article.content_hash, categories=list(article.categories) or None,
+            url=article.url,
+            canonical_url=article.canonical_url,
+            title=article.title,
+            text=article.text,
+            html=article.html,
+            summary=article.summary,
+            author=article.author,
+            published_at=article.published_at,
+            updated_at=article.updated_at,
+            fetched_at=fetched,
+            sort_at=sort_at,
+            language=article.language,
+            image=article.image,
+            source_id=article.source_id,
+            feed_id=article.feed_id,
+            publisher=article.publisher,
+            feed_url=article.feed_url,
+            extraction=article.extraction,
+            extraction_reason=article.extraction_reason,
+            content_hash=article.content_hash,
+            categories=list(article.categories) or None,
         )
         try:
             with self.engine.begin() as conn:
@@ -76,13 +104,13 @@ class ArticleStore:
     def get_by_url(self, url: str) -> Article | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(articles).where(or_(articles.c.canonical_url == url, articles.c.url == url))
-                .limit(1)
+                select(articles).where(or_(articles.c.canonical_url == url, articles.c.url == url)).limit(1)
             ).first()
         return _article(row) if row else None
 
-    def latest(self, limit: int, *, before: tuple[datetime, int] | None = None,
-               source_id: int | None = None) -> list[Article]:
+    def latest(
+        self, limit: int, *, before: tuple[datetime, int] | None = None, source_id: int | None = None
+    ) -> list[Article]:
         """Newest first; ``before`` is the (sort_at, id) of the last article already shown."""
         q = select(articles).order_by(articles.c.sort_at.desc(), articles.c.id.desc()).limit(limit)
         if source_id is not None:
@@ -90,8 +118,7 @@ class ArticleStore:
         if before is not None:
             at, aid = before
             # the first term is the index range (ix_articles_sort_at); an OR alone is a scan
-            q = q.where(articles.c.sort_at <= at,
-                        or_(articles.c.sort_at < at, articles.c.id < aid))
+            q = q.where(articles.c.sort_at <= at, or_(articles.c.sort_at < at, articles.c.id < aid))
         with self.engine.connect() as conn:
             return [_article(r) for r in conn.execute(q).all()]
 

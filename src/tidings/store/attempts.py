@@ -14,34 +14,67 @@ class AttemptStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, *, kind: str, url: str, started_at: datetime, ok: bool,
-               feed_id: int | None = None, article_id: int | None = None,
-               elapsed_ms: int | None = None, status_code: int | None = None,
-               error: str | None = None, size: int | None = None) -> None:
+    def record(
+        self,
+        *,
+        kind: str,
+        url: str,
+        started_at: datetime,
+        ok: bool,
+        feed_id: int | None = None,
+        article_id: int | None = None,
+        elapsed_ms: int | None = None,
+        status_code: int | None = None,
+        error: str | None = None,
+        size: int | None = None,
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(fetch_attempts).values(
-                kind=kind, url=url, started_at=started_at, ok=ok, feed_id=feed_id,
-                article_id=article_id, elapsed_ms=elapsed_ms, status_code=status_code,
-                error=(error or None) and error[:2000], bytes=size,
-            ))
+            conn.execute(
+                insert(fetch_attempts).values(
+                    kind=kind,
+                    url=url,
+                    started_at=started_at,
+                    ok=ok,
+                    feed_id=feed_id,
+                    article_id=article_id,
+                    elapsed_ms=elapsed_ms,
+                    status_code=status_code,
+                    error=(error or None) and error[:2000],
+                    bytes=size,
+                )
+            )
 
     def record_many(self, rows: list[dict[str, Any]]) -> None:
         """Many attempts in one transaction; rows carry ``record``'s keyword arguments."""
         if not rows:
             return
         with self.engine.begin() as conn:
-            conn.execute(insert(fetch_attempts), [
-                dict(kind=r["kind"], url=r["url"], started_at=r["started_at"], ok=r["ok"],
-                     feed_id=r.get("feed_id"), article_id=r.get("article_id"),
-                     elapsed_ms=r.get("elapsed_ms"), status_code=r.get("status_code"),
-                     error=(r.get("error") or None) and r["error"][:2000], bytes=r.get("size"))
-                for r in rows])
+            conn.execute(
+                insert(fetch_attempts),
+                [
+                    dict(
+                        kind=r["kind"],
+                        url=r["url"],
+                        started_at=r["started_at"],
+                        ok=r["ok"],
+                        feed_id=r.get("feed_id"),
+                        article_id=r.get("article_id"),
+                        elapsed_ms=r.get("elapsed_ms"),
+                        status_code=r.get("status_code"),
+                        error=(r.get("error") or None) and r["error"][:2000],
+                        bytes=r.get("size"),
+                    )
+                    for r in rows
+                ],
+            )
 
     def for_feed(self, feed_id: int, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(fetch_attempts).where(fetch_attempts.c.feed_id == feed_id)
-                .order_by(fetch_attempts.c.started_at.desc()).limit(limit)
+                select(fetch_attempts)
+                .where(fetch_attempts.c.feed_id == feed_id)
+                .order_by(fetch_attempts.c.started_at.desc())
+                .limit(limit)
             ).all()
         return [dict(r._mapping) for r in rows]
 

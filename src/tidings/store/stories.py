@@ -61,9 +61,11 @@ class StoryStore:
             if conn.dialect.name == "sqlite":
                 # SQLite hands out max(id) + 1, so the id of a story merged away at the top
                 # would come back for an unrelated story; its redirect remembers it
-                top = select(func.max(stories.c.id).label("m")).union_all(
-                    select(func.max(story_redirects.c.id))
-                ).subquery()
+                top = (
+                    select(func.max(stories.c.id).label("m"))
+                    .union_all(select(func.max(story_redirects.c.id)))
+                    .subquery()
+                )
                 fresh["id"] = int(conn.execute(select(func.max(top.c.m))).scalar() or 0) + 1
             story_id = int(
                 conn.execute(

@@ -40,25 +40,33 @@ def chart_svg(counts: list[tuple[date, int]], *, label: str, width: int = 600, h
     top = max((c for _, c in counts), default=0)
     plot_h = height - 22
     bar_w = width / n
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" height="{height}" '
-             f'role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
-             f'<title id="chart-title">{escape(label)}: stories per day, last {n} days, '
-             f'at most {top} a day</title>',
-             f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="currentColor" '
-             f'stroke-opacity="0.3"/>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" height="{height}" '
+        f'role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{escape(label)}: stories per day, last {n} days, '
+        f"at most {top} a day</title>",
+        f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="currentColor" stroke-opacity="0.3"/>',
+    ]
     for k, (day, count) in enumerate(counts):
         h = 0 if top == 0 else max(2.0, plot_h * count / top) if count else 0
         x = k * bar_w + 1
-        parts.append(f'<rect x="{x:.1f}" y="{plot_h - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" '
-                     f'height="{h:.1f}" fill="currentColor" fill-opacity="0.75">'
-                     f'<title>{day.isoformat()}: {count}</title></rect>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{plot_h - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" '
+            f'height="{h:.1f}" fill="currentColor" fill-opacity="0.75">'
+            f"<title>{day.isoformat()}: {count}</title></rect>"
+        )
     if counts:
-        parts.append(f'<text x="0" y="{height - 4}" font-size="11" fill="currentColor">'
-                     f'{counts[0][0].strftime("%d %b")}</text>')
-        parts.append(f'<text x="{width}" y="{height - 4}" font-size="11" fill="currentColor" '
-                     f'text-anchor="end">{counts[-1][0].strftime("%d %b")}</text>')
-        parts.append(f'<text x="{width}" y="11" font-size="11" fill="currentColor" '
-                     f'text-anchor="end">max {top}</text>')
+        parts.append(
+            f'<text x="0" y="{height - 4}" font-size="11" fill="currentColor">'
+            f"{counts[0][0].strftime('%d %b')}</text>"
+        )
+        parts.append(
+            f'<text x="{width}" y="{height - 4}" font-size="11" fill="currentColor" '
+            f'text-anchor="end">{counts[-1][0].strftime("%d %b")}</text>'
+        )
+        parts.append(
+            f'<text x="{width}" y="11" font-size="11" fill="currentColor" text-anchor="end">max {top}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -117,9 +125,15 @@ def _pair_entities(store: Store, pair: str) -> tuple[Entity, Entity]:
 def entities_page(request: Request) -> HTMLResponse:
     store = _store(request)
     groups = [(KIND_LABELS[k], store.entities.top(30, kind=k)) for k in KIND_LABELS]
-    return _render(request, heading="People, places and organisations in the news", groups=groups,
-                   pairs=store.entities.top_pairs(20), topics=store.entities.topics(),
-                   articles=[], chart=None)
+    return _render(
+        request,
+        heading="People, places and organisations in the news",
+        groups=groups,
+        pairs=store.entities.top_pairs(20),
+        topics=store.entities.topics(),
+        articles=[],
+        chart=None,
+    )
 
 
 @router.get("/entity/{entity_id}", response_class=HTMLResponse)
@@ -132,8 +146,16 @@ def entity_page(request: Request, entity_id: int, cursor: str | None = None) -> 
         return country_page(request, entity.code, cursor)
     items, next_cursor = _page(request, cursor, entity_id=entity_id)
     chart = chart_svg(store.entities.daily_counts(CHART_DAYS, entity_id=entity_id), label=entity.name)
-    return _render(request, heading=entity.name, entity=entity, kind=entity.kind,
-                   aliases=entity.aliases, chart=chart, articles=items, next_cursor=next_cursor)
+    return _render(
+        request,
+        heading=entity.name,
+        entity=entity,
+        kind=entity.kind,
+        aliases=entity.aliases,
+        chart=chart,
+        articles=items,
+        next_cursor=next_cursor,
+    )
 
 
 @router.get("/country/{code}", response_class=HTMLResponse)
@@ -144,9 +166,16 @@ def country_page(request: Request, code: str, cursor: str | None = None) -> HTML
         raise HTTPException(404, "Nothing about this country yet.")
     items, next_cursor = _page(request, cursor, entity_id=country.id)
     chart = chart_svg(store.entities.daily_counts(CHART_DAYS, entity_id=country.id), label=country.name)
-    return _render(request, heading=country.name, entity=country, kind="country", chart=chart,
-                   pairs=store.entities.top_pairs(12, code=country.code), articles=items,
-                   next_cursor=next_cursor)
+    return _render(
+        request,
+        heading=country.name,
+        entity=country,
+        kind="country",
+        chart=chart,
+        pairs=store.entities.top_pairs(12, code=country.code),
+        articles=items,
+        next_cursor=next_cursor,
+    )
 
 
 @router.get("/countries/{pair}", response_class=HTMLResponse)
@@ -157,8 +186,9 @@ def pair_page(request: Request, pair: str, cursor: str | None = None) -> HTMLRes
     items, next_cursor = _page(request, cursor, pair=(a.id, b.id))
     title = f"{a.name}–{b.name}"
     chart = chart_svg(store.entities.daily_counts(CHART_DAYS, pair=(a.id, b.id)), label=title)
-    return _render(request, heading=title, pair=(a, b), kind="pair", chart=chart, articles=items,
-                   next_cursor=next_cursor)
+    return _render(
+        request, heading=title, pair=(a, b), kind="pair", chart=chart, articles=items, next_cursor=next_cursor
+    )
 
 
 @router.get("/topic/{name}", response_class=HTMLResponse)
@@ -168,8 +198,15 @@ def topic_page(request: Request, name: str, cursor: str | None = None) -> HTMLRe
     if not items and not cursor:
         raise HTTPException(404, "Nothing on this topic yet.")
     chart = chart_svg(store.entities.daily_counts(CHART_DAYS, topic=name), label=name.capitalize())
-    return _render(request, heading=name.capitalize(), kind="topic", topic=name, chart=chart,
-                   articles=items, next_cursor=next_cursor)
+    return _render(
+        request,
+        heading=name.capitalize(),
+        kind="topic",
+        topic=name,
+        chart=chart,
+        articles=items,
+        next_cursor=next_cursor,
+    )
 
 
 # -- JSON ------------------------------------------------------------------------
@@ -187,15 +224,22 @@ def _counts_json(counts: list[tuple[date, int]]) -> list[dict[str, Any]]:
 def list_countries(request: Request, limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
     """Countries by the number of articles about them, and the commonest country pairs."""
     store = _store(request)
-    return {"items": [{**_entity_json(r.entity), "articles": r.articles}
-                      for r in store.entities.top(limit, kind="country")],
-            "pairs": [{"a": p.a.code, "b": p.b.code, "name": f"{p.a.name}–{p.b.name}",
-                       "articles": p.articles} for p in store.entities.top_pairs(limit)]}
+    return {
+        "items": [
+            {**_entity_json(r.entity), "articles": r.articles}
+            for r in store.entities.top(limit, kind="country")
+        ],
+        "pairs": [
+            {"a": p.a.code, "b": p.b.code, "name": f"{p.a.name}–{p.b.name}", "articles": p.articles}
+            for p in store.entities.top_pairs(limit)
+        ],
+    }
 
 
 @api_router.get("/countries/{pair}")
-def get_pair(request: Request, pair: str, cursor: str | None = None,
-             limit: int = Query(30, ge=1, le=200)) -> dict[str, Any]:
+def get_pair(
+    request: Request, pair: str, cursor: str | None = None, limit: int = Query(30, ge=1, le=200)
+) -> dict[str, Any]:
     """One country pair ("CA-IN"): stories per day over 30 days and the articles, newest first."""
     store = _store(request)
     a, b = _pair_entities(store, pair)
@@ -204,10 +248,13 @@ def get_pair(request: Request, pair: str, cursor: str | None = None,
     more = len(items) > limit
     items = items[:limit]
     site = request.app.state.settings.site_name
-    return {"a": _entity_json(a), "b": _entity_json(b),
-            "per_day": _counts_json(store.entities.daily_counts(CHART_DAYS, pair=(a.id, b.id))),
-            "items": [article_json(x, site) for x in items],
-            "next_cursor": encode_cursor(items[-1]) if more and items else None}
+    return {
+        "a": _entity_json(a),
+        "b": _entity_json(b),
+        "per_day": _counts_json(store.entities.daily_counts(CHART_DAYS, pair=(a.id, b.id))),
+        "items": [article_json(x, site) for x in items],
+        "next_cursor": encode_cursor(items[-1]) if more and items else None,
+    }
 
 
 @api_router.get("/topics")
@@ -223,8 +270,11 @@ def get_entity(request: Request, entity_id: int) -> dict[str, Any]:
     entity = store.entities.get(entity_id)
     if entity is None:
         raise HTTPException(404, f"no entity {entity_id}")
-    return {**_entity_json(entity), "aliases": list(entity.aliases),
-            "per_day": _counts_json(store.entities.daily_counts(CHART_DAYS, entity_id=entity_id))}
+    return {
+        **_entity_json(entity),
+        "aliases": list(entity.aliases),
+        "per_day": _counts_json(store.entities.daily_counts(CHART_DAYS, entity_id=entity_id)),
+    }
 
 
 def enrichment_tags(store: Store, article_id: int | None) -> dict[str, Any]:
@@ -236,11 +286,16 @@ def enrichment_tags(store: Store, article_id: int | None) -> dict[str, Any]:
     pairs = [(a, b) for i, a in enumerate(countries) for b in countries[i + 1 :]]
     pairs = [(a, b) if (a.code or "") < (b.code or "") else (b, a) for a, b in pairs]
     info = store.entities.enrichment_of(article_id)
-    return {"people": [e for e, _ in found if e.kind == "person"][:12],
-            "orgs": [e for e, _ in found if e.kind == "org"][:12],
-            "places": [e for e, _ in found if e.kind == "place"][:12],
-            "countries": countries, "pairs": pairs, "topic": (info["topics"] or [None])[0],
-            "summary": info["summary"], "keywords": info["keywords"]}
+    return {
+        "people": [e for e, _ in found if e.kind == "person"][:12],
+        "orgs": [e for e, _ in found if e.kind == "org"][:12],
+        "places": [e for e, _ in found if e.kind == "place"][:12],
+        "countries": countries,
+        "pairs": pairs,
+        "topic": (info["topics"] or [None])[0],
+        "summary": info["summary"],
+        "keywords": info["keywords"],
+    }
 
 
 def install(app: FastAPI) -> None:

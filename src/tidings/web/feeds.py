@@ -64,9 +64,11 @@ def _excerpt(article: Article, limit: int = 600) -> str:
 
 def _item_html(article: Article, site_name: str) -> str:
     paras = "".join(f"<p>{escape(p)}</p>" for p in _excerpt(article).split("\n\n") if p.strip())
-    return (f"{paras}<p><a href=\"{escape(_clean(article.url))}\">Read the original at "
-            f"{escape(_clean(article.publisher))}</a></p>"
-            f"<p><small>{escape(_clean(attribution(site_name, article.publisher)))}</small></p>")
+    return (
+        f'{paras}<p><a href="{escape(_clean(article.url))}">Read the original at '
+        f"{escape(_clean(article.publisher))}</a></p>"
+        f"<p><small>{escape(_clean(attribution(site_name, article.publisher)))}</small></p>"
+    )
 
 
 def _updated(article: Article) -> datetime:
@@ -77,26 +79,33 @@ def last_modified(items: list[Article]) -> datetime:
     return max((_updated(a) for a in items), default=EPOCH).replace(microsecond=0)
 
 
-def render_feed(fmt: str, meta: FeedMeta, items: list[Article], site_name: str,
-                reader_url: str) -> bytes:
+def render_feed(fmt: str, meta: FeedMeta, items: list[Article], site_name: str, reader_url: str) -> bytes:
     """One feed document. ``reader_url`` is the site's base URL, for item ids."""
     newest = last_modified(items)
     if fmt == "json":
         doc: dict[str, Any] = {
-            "version": "https://jsonfeed.org/version/1.1", "title": _clean(meta.title),
-            "home_page_url": meta.page_url, "feed_url": meta.feed_url,
-            "description": _clean(meta.description), "items": [],
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": _clean(meta.title),
+            "home_page_url": meta.page_url,
+            "feed_url": meta.feed_url,
+            "description": _clean(meta.description),
+            "items": [],
         }
         if meta.language:
             doc["language"] = meta.language
         for a in items:
             item: dict[str, Any] = {
-                "id": f"{reader_url}article/{a.id}", "url": _clean(a.url),
-                "external_url": _clean(a.url), "title": _clean(a.title),
-                "content_html": _item_html(a, site_name), "summary": _excerpt(a, 280),
+                "id": f"{reader_url}article/{a.id}",
+                "url": _clean(a.url),
+                "external_url": _clean(a.url),
+                "title": _clean(a.title),
+                "content_html": _item_html(a, site_name),
+                "summary": _excerpt(a, 280),
                 "authors": [{"name": _clean(a.author or a.publisher)}],
-                "_tidings": {"publisher": _clean(a.publisher),
-                             "attribution": attribution(site_name, a.publisher)},
+                "_tidings": {
+                    "publisher": _clean(a.publisher),
+                    "attribution": attribution(site_name, a.publisher),
+                },
             }
             if a.published_at:
                 item["date_published"] = a.published_at.isoformat()
@@ -139,12 +148,14 @@ def feed_response(request: Request, fmt: str, meta: FeedMeta, items: list[Articl
     """The feed, or 304 when the client's validators still match."""
     if fmt not in FORMATS:
         raise HTTPException(404, "Unknown feed format: use rss, atom or json.")
-    body = render_feed(fmt, meta, items, request.app.state.settings.site_name,
-                       str(request.base_url))
+    body = render_feed(fmt, meta, items, request.app.state.settings.site_name, str(request.base_url))
     etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
     modified = last_modified(items)
-    headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
-               "Cache-Control": "public, max-age=300"}
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": "public, max-age=300",
+    }
     inm = request.headers.get("if-none-match")
     if inm is not None:
         if etag in [t.strip().removeprefix("W/") for t in inm.split(",")] or inm.strip() == "*":
@@ -162,8 +173,12 @@ def feed_response(request: Request, fmt: str, meta: FeedMeta, items: list[Articl
 def _meta(request: Request, title: str, page_path: str, description: str) -> FeedMeta:
     base = str(request.base_url).rstrip("/")
     site = request.app.state.settings.site_name
-    return FeedMeta(title=f"{title} · {site}" if title else site, page_url=base + page_path,
-                    feed_url=str(request.url), description=description)
+    return FeedMeta(
+        title=f"{title} · {site}" if title else site,
+        page_url=base + page_path,
+        feed_url=str(request.url),
+        description=description,
+    )
 
 
 def _size(request: Request) -> int:
@@ -234,13 +249,18 @@ def story_feed(request: Request, story_id: int, fmt: str) -> Response:
 
 
 @router.get("/search/feed.{fmt}")
-def search_feed(request: Request, fmt: str, q: str = "", source_id: int | None = None,
-                language: str | None = None, country: str | None = None,
-                topic: str | None = None) -> Response:
-    filters = SearchFilters(source_id=source_id, language=language or None,
-                            country=country or None, topic=topic or None)
-    page = request.app.state.store.search.search(q, filters=filters, limit=_size(request),
-                                                 sort="date")
-    meta = _meta(request, f"Search: {q}", "/search?" + str(request.url.query),
-                 f"Articles matching {q}")
+def search_feed(
+    request: Request,
+    fmt: str,
+    q: str = "",
+    source_id: int | None = None,
+    language: str | None = None,
+    country: str | None = None,
+    topic: str | None = None,
+) -> Response:
+    filters = SearchFilters(
+        source_id=source_id, language=language or None, country=country or None, topic=topic or None
+    )
+    page = request.app.state.store.search.search(q, filters=filters, limit=_size(request), sort="date")
+    meta = _meta(request, f"Search: {q}", "/search?" + str(request.url.query), f"Articles matching {q}")
     return feed_response(request, fmt, meta, [h.article for h in page.hits])

@@ -68,8 +68,7 @@ def readyz(request: Request) -> Response:
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     if version != head:
-        return JSONResponse({"status": "migrating", "schema": version, "head": head},
-                            status_code=503)
+        return JSONResponse({"status": "migrating", "schema": version, "head": head}, status_code=503)
     return JSONResponse({"status": "ready", "schema": version, "database": store.dialect})
 
 
@@ -83,8 +82,9 @@ class Exposition:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def family(self, name: str, kind: str, help: str,
-               samples: list[tuple[dict[str, str], float]], suffix: str = "") -> None:
+    def family(
+        self, name: str, kind: str, help: str, samples: list[tuple[dict[str, str], float]], suffix: str = ""
+    ) -> None:
         self.lines.append(f"# HELP {name} {help}")
         self.lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
@@ -103,53 +103,97 @@ def render_metrics(store: Store) -> str:
     now = now_utc()
     with store.engine.connect() as conn:
         attempts = conn.execute(
-            select(fetch_attempts.c.kind, fetch_attempts.c.ok, func.count(),
-                   func.coalesce(func.sum(fetch_attempts.c.elapsed_ms), 0),
-                   func.count(fetch_attempts.c.elapsed_ms))
-            .group_by(fetch_attempts.c.kind, fetch_attempts.c.ok)).all()
+            select(
+                fetch_attempts.c.kind,
+                fetch_attempts.c.ok,
+                func.count(),
+                func.coalesce(func.sum(fetch_attempts.c.elapsed_ms), 0),
+                func.count(fetch_attempts.c.elapsed_ms),
+            ).group_by(fetch_attempts.c.kind, fetch_attempts.c.ok)
+        ).all()
         by_status = conn.execute(select(feeds.c.status, func.count()).group_by(feeds.c.status)).all()
-        overdue = conn.execute(select(func.count()).select_from(feeds).where(
-            feeds.c.status != "retired", feeds.c.next_poll_at < now - OVERDUE)).scalar_one()
-        row = conn.execute(select(
-            func.count(),
-            func.sum(case((articles.c.extraction == "page", 1), else_=0)),
-            func.sum(case((articles.c.extraction == "feed", 1), else_=0)),
-            func.sum(case((articles.c.extraction == "none", 1), else_=0)),
-            func.count(articles.c.duplicate_group_id), func.count(articles.c.story_id),
-            func.count(articles.c.enriched_at))).one()
+        overdue = conn.execute(
+            select(func.count())
+            .select_from(feeds)
+            .where(feeds.c.status != "retired", feeds.c.next_poll_at < now - OVERDUE)
+        ).scalar_one()
+        row = conn.execute(
+            select(
+                func.count(),
+                func.sum(case((articles.c.extraction == "page", 1), else_=0)),
+                func.sum(case((articles.c.extraction == "feed", 1), else_=0)),
+                func.sum(case((articles.c.extraction == "none", 1), else_=0)),
+                func.count(articles.c.duplicate_group_id),
+                func.count(articles.c.story_id),
+                func.count(articles.c.enriched_at),
+            )
+        ).one()
     polls = {(k, bool(ok)): n for k, ok, n, _, _ in attempts}
-    out.family("tidings_polls_total", "counter", "Feed polls recorded.",
-               [({}, sum(n for (k, _), n in polls.items() if k == "feed"))])
-    out.family("tidings_fetch_errors_total", "counter", "Failed fetches recorded, by kind.",
-               [({"kind": k}, n) for (k, ok), n in sorted(polls.items()) if not ok])
-    out.family("tidings_fetches_total", "counter", "Fetches recorded, by kind and outcome.",
-               [({"kind": k, "ok": str(ok).lower()}, n) for (k, ok), n in sorted(polls.items())])
+    out.family(
+        "tidings_polls_total",
+        "counter",
+        "Feed polls recorded.",
+        [({}, sum(n for (k, _), n in polls.items() if k == "feed"))],
+    )
+    out.family(
+        "tidings_fetch_errors_total",
+        "counter",
+        "Failed fetches recorded, by kind.",
+        [({"kind": k}, n) for (k, ok), n in sorted(polls.items()) if not ok],
+    )
+    out.family(
+        "tidings_fetches_total",
+        "counter",
+        "Fetches recorded, by kind and outcome.",
+        [({"kind": k, "ok": str(ok).lower()}, n) for (k, ok), n in sorted(polls.items())],
+    )
     lat: dict[str, tuple[float, int]] = {}
     for kind, _, _, total_ms, timed in attempts:
         s, c = lat.get(kind, (0.0, 0))
         lat[kind] = (s + float(total_ms) / 1000.0, c + int(timed))
-    out.family("tidings_fetch_latency_seconds", "summary",
-               "Time to fetch a feed or page (the fetch stage), by kind.", [])
+    out.family(
+        "tidings_fetch_latency_seconds",
+        "summary",
+        "Time to fetch a feed or page (the fetch stage), by kind.",
+        [],
+    )
     for kind, (s, c) in sorted(lat.items()):
         out.sample("tidings_fetch_latency_seconds_sum", {"stage": kind}, s)
         out.sample("tidings_fetch_latency_seconds_count", {"stage": kind}, c)
-    out.family("tidings_feeds", "gauge", "Feeds by status.",
-               [({"status": st}, n) for st, n in sorted(by_status)])
-    out.family("tidings_feeds_overdue", "gauge",
-               "Feeds whose next poll is more than 30 minutes late (none if workers keep up).",
-               [({}, overdue)])
+    out.family(
+        "tidings_feeds", "gauge", "Feeds by status.", [({"status": st}, n) for st, n in sorted(by_status)]
+    )
+    out.family(
+        "tidings_feeds_overdue",
+        "gauge",
+        "Feeds whose next poll is more than 30 minutes late (none if workers keep up).",
+        [({}, overdue)],
+    )
     total, page, feed, none, dedup, clustered, enriched = (int(v or 0) for v in row)
-    out.family("tidings_articles", "gauge", "Stored articles, by the last stage that filled them.",
-               [({"stage": "stored"}, total), ({"stage": "extracted_page"}, page),
-                ({"stage": "extracted_feed_fallback"}, feed), ({"stage": "no_text"}, none),
-                ({"stage": "deduplicated"}, dedup), ({"stage": "clustered"}, clustered),
-                ({"stage": "enriched"}, enriched)])
+    out.family(
+        "tidings_articles",
+        "gauge",
+        "Stored articles, by the last stage that filled them.",
+        [
+            ({"stage": "stored"}, total),
+            ({"stage": "extracted_page"}, page),
+            ({"stage": "extracted_feed_fallback"}, feed),
+            ({"stage": "no_text"}, none),
+            ({"stage": "deduplicated"}, dedup),
+            ({"stage": "clustered"}, clustered),
+            ({"stage": "enriched"}, enriched),
+        ],
+    )
     if store.dialect == "postgresql":
         from tidings.queue import queue_depth
 
         depth = queue_depth(store.url)
-        out.family("tidings_queue_jobs", "gauge", "Jobs waiting (todo) or running (doing).",
-                   [({"queue": q, "state": s}, n) for (q, s), n in sorted(depth.items())])
+        out.family(
+            "tidings_queue_jobs",
+            "gauge",
+            "Jobs waiting (todo) or running (doing).",
+            [({"queue": q, "state": s}, n) for (q, s), n in sorted(depth.items())],
+        )
     return out.text()
 
 

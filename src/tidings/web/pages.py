@@ -56,8 +56,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context,
-                                                        status_code=status)
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -82,10 +81,15 @@ def publisher_page(request: Request, source_id: int, cursor: str | None = None) 
     items = store.articles.latest(size + 1, before=decode_cursor(cursor), source_id=source_id)
     more = len(items) > size
     items = items[:size]
-    return render(request, "publisher.html", source=source,
-                  feeds=store.sources.list_feeds(source_id), articles=items,
-                  next_cursor=encode_cursor(items[-1]) if more and items else None,
-                  feed_base=f"/publisher/{source_id}")
+    return render(
+        request,
+        "publisher.html",
+        source=source,
+        feeds=store.sources.list_feeds(source_id),
+        articles=items,
+        next_cursor=encode_cursor(items[-1]) if more and items else None,
+        feed_base=f"/publisher/{source_id}",
+    )
 
 
 # -- home, categories, stories ------------------------------------------------
@@ -116,14 +120,20 @@ def home(request: Request, cursor: str | None = None) -> Response:
             return HTMLResponse(cached[1])
     store = request.app.state.store
     size = request.app.state.settings.page_size
-    items, next_cursor = _latest_page(
-        store.articles.latest(size + 1, before=decode_cursor(cursor)), size)
+    items, next_cursor = _latest_page(store.articles.latest(size + 1, before=decode_cursor(cursor)), size)
     top: list[StoryCard] = []
     sections: list[tuple[str, list[StoryCard]]] = []
     if not cursor:  # the first page leads with stories; older pages are plain lists
         top, sections = _front_page(request)
-    response = render(request, "home.html", articles=items, top=top, sections=sections,
-                      next_cursor=next_cursor, feed_base="")
+    response = render(
+        request,
+        "home.html",
+        articles=items,
+        top=top,
+        sections=sections,
+        next_cursor=next_cursor,
+        feed_base="",
+    )
     if not cursor:
         request.app.state.front_page_html = (time.monotonic(), bytes(response.body))
     return response
@@ -134,12 +144,20 @@ def category_page(request: Request, topic: str, cursor: str | None = None) -> HT
     store = request.app.state.store
     size = request.app.state.settings.page_size
     items, next_cursor = _latest_page(
-        store.search.articles_where(size + 1, before=decode_cursor(cursor), topic=topic), size)
+        store.search.articles_where(size + 1, before=decode_cursor(cursor), topic=topic), size
+    )
     top = [] if cursor else store.search.top_stories(6, category=topic)
     if not items and not top:
         raise HTTPException(404, "Nothing in this category yet.")
-    return render(request, "category.html", topic=topic, top=top, articles=items,
-                  next_cursor=next_cursor, feed_base=f"/category/{topic}")
+    return render(
+        request,
+        "category.html",
+        topic=topic,
+        top=top,
+        articles=items,
+        next_cursor=next_cursor,
+        feed_base=f"/category/{topic}",
+    )
 
 
 def fold_wire_copies(items: list[Article]) -> list[tuple[Article, list[Article]]]:
@@ -149,8 +167,7 @@ def fold_wire_copies(items: list[Article]) -> list[tuple[Article, list[Article]]
     for a in items:
         if a.duplicate_of is not None and a.duplicate_of in ids:
             copies.setdefault(a.duplicate_of, []).append(a)
-    return [(a, copies.get(a.id, [])) for a in items
-            if a.duplicate_of is None or a.duplicate_of not in ids]
+    return [(a, copies.get(a.id, [])) for a in items if a.duplicate_of is None or a.duplicate_of not in ids]
 
 
 @router.get("/story/{story_id}", response_class=HTMLResponse)
@@ -162,9 +179,16 @@ def story_page(request: Request, story_id: int) -> HTMLResponse:
     items = store.search.story_articles(story_id)
     first = next((a for a in items if a.id == story.first_article_id), items[0] if items else None)
     timeline = store.search.storyline_stories(story.storyline_id) if story.storyline_id else []
-    return render(request, "story.html", story=story, coverage=fold_wire_copies(items),
-                  first=first, publishers=sorted({a.publisher for a in items}),
-                  timeline=timeline, feed_base=f"/story/{story_id}")
+    return render(
+        request,
+        "story.html",
+        story=story,
+        coverage=fold_wire_copies(items),
+        first=first,
+        publishers=sorted({a.publisher for a in items}),
+        timeline=timeline,
+        feed_base=f"/story/{story_id}",
+    )
 
 
 # -- search ----------------------------------------------------------------------
@@ -177,18 +201,28 @@ def _date(value: str | None, field: str) -> datetime | None:
         raise HTTPException(400, f"{field} must be a date like 2026-11-27") from e
 
 
-def search_filters(source_id: str | None, language: str | None, country: str | None,
-                   topic: str | None, since: str | None, until: str | None) -> SearchFilters:
+def search_filters(
+    source_id: str | None,
+    language: str | None,
+    country: str | None,
+    topic: str | None,
+    since: str | None,
+    until: str | None,
+) -> SearchFilters:
     """Filters from query parameters; empty form fields mean no filter."""
     try:
         sid = int(source_id) if source_id else None
     except ValueError as e:
         raise HTTPException(400, "source_id must be a number") from e
     end = _date(until, "until")
-    return SearchFilters(source_id=sid, language=(language or "").strip().lower() or None,
-                         country=(country or "").strip().upper() or None,
-                         topic=(topic or "").strip() or None, since=_date(since, "since"),
-                         until=end + timedelta(days=1) if end else None)
+    return SearchFilters(
+        source_id=sid,
+        language=(language or "").strip().lower() or None,
+        country=(country or "").strip().upper() or None,
+        topic=(topic or "").strip() or None,
+        since=_date(since, "since"),
+        until=end + timedelta(days=1) if end else None,
+    )
 
 
 PUBLISHER_LIST_SECONDS = 60.0
@@ -213,26 +247,48 @@ def _publisher_options(request: Request, selected: str | None) -> Markup:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, q: str = "", source_id: str | None = None,
-                language: str | None = None, country: str | None = None,
-                topic: str | None = None, since: str | None = None, until: str | None = None,
-                sort: str = "relevance", offset: int = 0) -> HTMLResponse:
+def search_page(
+    request: Request,
+    q: str = "",
+    source_id: str | None = None,
+    language: str | None = None,
+    country: str | None = None,
+    topic: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    sort: str = "relevance",
+    offset: int = 0,
+) -> HTMLResponse:
     store = request.app.state.store
     filters = search_filters(source_id, language, country, topic, since, until)
-    page = store.search.search(q, filters=filters, limit=request.app.state.settings.page_size,
-                               offset=max(0, offset), sort="date" if sort == "date" else "relevance")
+    page = store.search.search(
+        q,
+        filters=filters,
+        limit=request.app.state.settings.page_size,
+        offset=max(0, offset),
+        sort="date" if sort == "date" else "relevance",
+    )
     params = {k: v for k, v in request.query_params.items() if k != "offset"}
-    return render(request, "search.html", q=q, page=page, params=params,
-                  publisher_options=_publisher_options(request, source_id), sort=sort,
-                  next_url=("?" + urlencode({**params, "offset": page.next_offset}))
-                  if page.next_offset else None,
-                  feed_base="/search", feed_query=urlencode(params))
+    return render(
+        request,
+        "search.html",
+        q=q,
+        page=page,
+        params=params,
+        publisher_options=_publisher_options(request, source_id),
+        sort=sort,
+        next_url=("?" + urlencode({**params, "offset": page.next_offset})) if page.next_offset else None,
+        feed_base="/search",
+        feed_query=urlencode(params),
+    )
 
 
 # -- images ------------------------------------------------------------------------
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
-PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 3">'
-               b'<rect width="4" height="3" fill="#8884"/></svg>')
+PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 3">'
+    b'<rect width="4" height="3" fill="#8884"/></svg>'
+)
 
 
 @router.get("/img/{article_id}")
@@ -251,15 +307,16 @@ async def lead_image(request: Request, article_id: int) -> Response:
             raise HTTPException(404, "No image.")
         try:
             async with Fetcher(request.app.state.settings) as fetcher:
-                got = await fetcher.get(article.image or "", accept="image/*",
-                                        max_bytes=5_000_000)
+                got = await fetcher.get(article.image or "", accept="image/*", max_bytes=5_000_000)
             usable = got.status == 200 and got.content_type in IMAGE_TYPES
         except TidingsError:
             usable = False
         if not usable:  # a neutral placeholder, not a broken-image icon; retried later
-            return Response(PLACEHOLDER, media_type="image/svg+xml",
-                            headers={"Cache-Control": "public, max-age=600",
-                                     "X-Tidings-Image": "unavailable"})
+            return Response(
+                PLACEHOLDER,
+                media_type="image/svg+xml",
+                headers={"Cache-Control": "public, max-age=600", "X-Tidings-Image": "unavailable"},
+            )
         if len(cache) > 256:
             cache.pop(next(iter(cache)))
         cache[article_id] = (got.body, got.content_type)
@@ -298,8 +355,15 @@ def _check_csrf(request: Request, form: Any, token: str, nonce: str) -> None:
 
 
 def _set_cookie(response: Response, name: str, value: str, request: Request) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="strict", path="/admin",
-                        secure=request.url.scheme == "https", max_age=8 * 3600)
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="strict",
+        path="/admin",
+        secure=request.url.scheme == "https",
+        max_age=8 * 3600,
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -309,18 +373,27 @@ def admin_page(request: Request, m: str = "") -> Response:
     nonce = nonce or secrets.token_urlsafe(24)
     store = request.app.state.store
     srcs = store.sources.list_sources() if ok else []
-    response = render(request, "admin.html", logged_in=ok, csrf=_sign(token, "csrf", nonce),
-                      message=ADMIN_MESSAGES.get(m, ""), sources=srcs,
-                      feeds=store.sources.feeds_for_sources([s.id for s in srcs]) if ok else {})
+    response = render(
+        request,
+        "admin.html",
+        logged_in=ok,
+        csrf=_sign(token, "csrf", nonce),
+        message=ADMIN_MESSAGES.get(m, ""),
+        sources=srcs,
+        feeds=store.sources.feeds_for_sources([s.id for s in srcs]) if ok else {},
+    )
     response.headers["Cache-Control"] = "no-store"
     if fresh:
         _set_cookie(response, NONCE_COOKIE, nonce, request)
     return response
 
 
-ADMIN_MESSAGES = {"added": "Source added; its feed will be polled on the next run.",
-                  "removed": "Feed removed.", "bye": "Signed out.",
-                  "exists": "That feed is already subscribed."}
+ADMIN_MESSAGES = {
+    "added": "Source added; its feed will be polled on the next run.",
+    "removed": "Feed removed.",
+    "bye": "Signed out.",
+    "exists": "That feed is already subscribed.",
+}
 
 
 def _back(m: str) -> RedirectResponse:
@@ -333,9 +406,16 @@ async def admin_login(request: Request) -> Response:
     form = await request.form()
     _check_csrf(request, form, token, nonce)
     if not hmac.compare_digest(str(form.get("token") or "").encode(), token.encode()):
-        return render(request, "admin.html", status=401, logged_in=False,
-                      csrf=_sign(token, "csrf", nonce), message="Wrong token.",
-                      sources=[], feeds={})
+        return render(
+            request,
+            "admin.html",
+            status=401,
+            logged_in=False,
+            csrf=_sign(token, "csrf", nonce),
+            message="Wrong token.",
+            sources=[],
+            feeds={},
+        )
     response = _back("")
     _set_cookie(response, SESSION_COOKIE, _sign(token, "session", nonce), request)
     return response
