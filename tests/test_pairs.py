@@ -305,3 +305,21 @@ def test_revision_0002_fills_the_index_for_stored_articles(tmp_path: Path) -> No
         assert aid in _candidates(new, "snow", "day")
         assert aid in _candidates(new, "snow", "falls")
         assert [h.article.id for h in new.search.search('"snow falls"').hits] == [aid]
+
+
+_PIECES = st.sampled_from(
+    ["dog", "Dog", "cat", "CAT", "hotdog", "dogs", "cat2", "2", " ", "  ", "-", ", ", "_", "\n"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=14), st.sampled_from([("dog", "cat"), ("cat", "dog"), ("Dog", "cat", "2")]))
+def test_ascii_phrase_count_is_the_word_edge_regex_count(pieces: list[str], phrase: tuple[str, ...]) -> None:
+    """count_ascii_phrase counts what a regex of the words, separators between and word
+    edges around, counts: the phrase as FTS5 matches it in ASCII text."""
+    import re
+
+    value = "".join(pieces)
+    pattern = r"(?<![0-9A-Za-z])" + "[^0-9A-Za-z]+".join(phrase) + r"(?![0-9A-Za-z])"
+    want = len(re.findall(pattern, value, re.IGNORECASE | re.ASCII))
+    assert search_module.count_ascii_phrase(value, phrase) == want
