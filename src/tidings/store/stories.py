@@ -35,6 +35,45 @@ def _summary(article: Article, abstract: str | None) -> str | None:
     return cut + "…"
 
 
+# an article as clustering and the story columns read it: everything but its HTML
+_LIGHT_COLUMNS = [
+    articles.c[name]
+    for name in (
+        "id",
+        "url",
+        "canonical_url",
+        "title",
+        "text",
+        "summary",
+        "publisher",
+        "source_id",
+        "feed_id",
+        "published_at",
+        "fetched_at",
+        "duplicate_of",
+    )
+]
+
+
+def _light_article(r: Any, story_id: int) -> Article:
+    return Article(
+        id=r.id,
+        url=r.url,
+        canonical_url=r.canonical_url,
+        title=r.title,
+        text=r.text or "",
+        html="",
+        publisher=r.publisher,
+        source_id=r.source_id,
+        feed_id=r.feed_id,
+        published_at=r.published_at,
+        fetched_at=r.fetched_at,
+        summary=r.summary,
+        story_id=story_id,
+        duplicate_of=r.duplicate_of,
+    )
+
+
 class StoryStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -98,44 +137,9 @@ class StoryStore:
         c = articles.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(
-                    c.id,
-                    c.url,
-                    c.canonical_url,
-                    c.title,
-                    c.text,
-                    c.summary,
-                    c.publisher,
-                    c.source_id,
-                    c.feed_id,
-                    c.published_at,
-                    c.fetched_at,
-                    c.story_id,
-                    c.duplicate_of,
-                )
-                .where(c.story_id == story_id)
-                .order_by(c.sort_at, c.id)
-                .limit(limit)
+                select(*_LIGHT_COLUMNS).where(c.story_id == story_id).order_by(c.sort_at, c.id).limit(limit)
             ).all()
-        return [
-            Article(
-                id=r.id,
-                url=r.url,
-                canonical_url=r.canonical_url,
-                title=r.title,
-                text=r.text or "",
-                html="",
-                publisher=r.publisher,
-                source_id=r.source_id,
-                feed_id=r.feed_id,
-                published_at=r.published_at,
-                fetched_at=r.fetched_at,
-                summary=r.summary,
-                story_id=r.story_id,
-                duplicate_of=r.duplicate_of,
-            )
-            for r in rows
-        ]
+        return [_light_article(r, story_id) for r in rows]
 
     def refresh(
         self,
@@ -169,44 +173,12 @@ class StoryStore:
                 return []
             first = conn.execute(select(c.id, c.sort_at).where(mine).order_by(c.sort_at, c.id).limit(1)).one()
             rows = conn.execute(
-                select(
-                    c.id,
-                    c.url,
-                    c.canonical_url,
-                    c.title,
-                    c.text,
-                    c.summary,
-                    c.abstract,
-                    c.publisher,
-                    c.source_id,
-                    c.feed_id,
-                    c.published_at,
-                    c.fetched_at,
-                    c.duplicate_of,
-                )
+                select(*_LIGHT_COLUMNS, c.abstract)
                 .where(mine)
                 .order_by(c.sort_at.desc(), c.id.desc())
                 .limit(pool)
             ).all()[::-1]
-            recent = [
-                Article(
-                    id=r.id,
-                    url=r.url,
-                    canonical_url=r.canonical_url,
-                    title=r.title,
-                    text=r.text or "",
-                    html="",
-                    publisher=r.publisher,
-                    source_id=r.source_id,
-                    feed_id=r.feed_id,
-                    published_at=r.published_at,
-                    fetched_at=r.fetched_at,
-                    summary=r.summary,
-                    story_id=story_id,
-                    duplicate_of=r.duplicate_of,
-                )
-                for r in rows
-            ]
+            recent = [_light_article(r, story_id) for r in rows]
             rep_id = choose(recent)
             rep = next((r for r in rows if r.id == rep_id), rows[-1])
             rep_article = next(a for a in recent if a.id == rep.id)
