@@ -31,7 +31,7 @@ headline of the split (batches of 64, on the CPU) plus the clustering.
 Usage::
 
     .venv/bin/python benchmarks/clustering.py [--split test|dev|all] [--sweep] [--embeddings]
-        [--emb-cache /tmp/minilm.npy]
+        [--emb-cache minilm.npy]
 
 ``TIDINGS_SHARED`` overrides where ``shared/`` is.
 """

@@ -1,7 +1,7 @@
 """Phrase search on SQLite, in-process: the word-pair index against FTS5's own road.
 
-    .venv/bin/python benchmarks/web.py --articles 100000 --db /tmp/bench.db   # fill once
-    .venv/bin/python benchmarks/phrase_search.py --db /tmp/bench.db
+    .venv/bin/python benchmarks/web.py --articles 100000 --db bench.db   # fill once
+    .venv/bin/python benchmarks/phrase_search.py --db bench.db
 
 Draws ``--queries`` phrases of two words from the 300 most frequent words of
 ``benchmarks/web.py``'s synthetic vocabulary (what its "search phrase"
