@@ -323,3 +323,43 @@ def test_ascii_phrase_count_is_the_word_edge_regex_count(pieces: list[str], phra
     pattern = r"(?<![0-9A-Za-z])" + "[^0-9A-Za-z]+".join(phrase) + r"(?![0-9A-Za-z])"
     want = len(re.findall(pattern, value, re.IGNORECASE | re.ASCII))
     assert search_module.count_ascii_phrase(value, phrase) == want
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=_texts(), body=_texts(), data=st.data())
+def test_page_marks_are_fts5_marks_of_the_stored_row(
+    store: Store, source: Source, title: str, body: str, data: st.DataObject
+) -> None:
+    """``Fts5Marker`` (a page's rows in an in-memory FTS5 table) marks headline and snippet
+    exactly as ``highlight()`` and ``snippet()`` of ``articles_fts`` mark the stored row."""
+    aid = _add(store, source, title, body)
+    tokens = [t for col in _fts5_tokens(store, aid) for t in col]
+    if not tokens:
+        return
+    i = data.draw(st.integers(0, len(tokens) - 1))
+    j = data.draw(st.integers(0, len(tokens) - 1))
+    match = data.draw(
+        st.sampled_from(
+            [
+                f'"{tokens[i]}"',
+                f'"{" ".join(tokens[i : i + 2])}"',
+                f'"{tokens[i]}" AND "{tokens[j]}"',
+                f'"{tokens[i]}" NOT "{tokens[j]}x"',
+            ]
+        )
+    )
+    with store.engine.connect() as conn:
+        expected = conn.execute(
+            text(
+                "SELECT highlight(articles_fts, 0, char(2), char(3)), "
+                "snippet(articles_fts, 1, char(2), char(3), '…', 28) FROM articles_fts "
+                "WHERE articles_fts MATCH :m AND rowid = :id"
+            ),
+            {"m": match, "id": aid},
+        ).first()
+    got = search_module.Fts5Marker()(match, [(aid, title, body), (aid + 10**6, "unrelated", "words")])
+    if expected is None:  # a phrase across headline and body matches neither way
+        assert aid not in got
+    else:
+        assert got[aid] == tuple(expected)
+    assert aid + 10**6 not in got or tokens[i] in ("unrelated", "words")

@@ -1,4 +1,4 @@
-"""`tidings run` as a real process: it serves the reader and polls on schedule; default sources."""
+"""`tidings run` and `tidings serve` as real processes: polling on schedule, workers, defaults."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import urllib.request
 from tidings.sources import default_sources, read_opml, write_opml
 
 from .conftest import PublisherServer
+
+TIDINGS = [sys.executable, "-m", "tidings"]
 
 
 def free_port() -> int:
@@ -100,3 +102,69 @@ def test_help_and_settings_commands() -> None:
     assert result.returncode == 0 and "sources" in result.stdout and "fetch" in result.stdout
     result = tidings("settings", env=dict(env, TIDINGS_SITE_NAME="My News", COLUMNS="200"))
     assert result.returncode == 0 and "My News" in result.stdout
+
+
+def spawned_children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` and that multiprocessing spawned (uvicorn's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_serve_with_workers_shares_one_port(tmp_path, cli_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """`tidings serve --workers 2`: two processes answer on one port, each with the settings
+    of the file named by --config (the site name shows in the pages)."""
+    config = tmp_path / "site.toml"
+    config.write_text('[tidings]\nsite_name = "Workers Test Site"\n', encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [*TIDINGS, "--config", str(config), "serve", "--port", str(port), "--workers", "2"],
+        env=cli_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path.parent,  # the file is found through --config, not the working directory
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status, home = 0, ""
+        while time.monotonic() < deadline:
+            try:
+                status, home = get(f"http://127.0.0.1:{port}/")
+                if status == 200 and len(spawned_children(proc.pid)) == 2:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert status == 200 and "Workers Test Site" in home
+        assert len(spawned_children(proc.pid)) == 2
+        for _ in range(10):  # every answer, whichever process gives it, uses the file's settings
+            status, page = get(f"http://127.0.0.1:{port}/search?q=tram")
+            assert status == 200 and "Workers Test Site" in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert "2 processes" in output, output
+    assert not spawned_children(proc.pid)
+
+
+def test_serve_refuses_zero_workers(cli_env: dict[str, str]) -> None:
+    result = tidings("serve", "--workers", "0", env=cli_env)
+    assert result.returncode != 0 and "workers" in (result.stdout + result.stderr)
+    result = tidings("serve", env=dict(cli_env, TIDINGS_WEB_WORKERS="0"))
+    assert result.returncode == 1 and "web_workers must be at least 1" in result.stderr

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ T = TypeVar("T")
 
 class State:
     settings: Settings | None = None
+    config_file: Path | None = None
 
 
 def settings() -> Settings:
@@ -89,6 +91,7 @@ def main_callback(
 ) -> None:
     try:
         State.settings = load_settings(config_file=config)
+        State.config_file = config
     except TidingsError as e:
         raise fail(str(e)) from None
     level = "DEBUG" if verbose else State.settings.log_level.upper()
@@ -515,6 +518,10 @@ def extract(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes sharing the port (default: the web_workers setting)."),
+    ] = None,
 ) -> None:
     """Start the web reader."""
     import uvicorn
@@ -522,9 +529,25 @@ def serve(
     from tidings.web import create_app
 
     s = settings().replace(**{k: v for k, v in (("host", host), ("port", port)) if v is not None})
-    store = Store(s.database_url)
-    console.print(f"tidings reader on http://{s.host}:{s.port}/")
-    uvicorn.run(create_app(s, store), host=s.host, port=s.port, log_level="warning")
+    n = workers or s.web_workers
+    store = Store(s.database_url)  # migrates the schema once, before any process serves
+    console.print(f"tidings reader on http://{s.host}:{s.port}/" + (f" ({n} processes)" if n > 1 else ""))
+    if n == 1:
+        uvicorn.run(create_app(s, store), host=s.host, port=s.port, log_level="warning")
+        return
+    store.close()
+    # each process builds its app from the same settings: the environment it inherits
+    # and the settings file, named to it by absolute path
+    if State.config_file is not None:
+        os.environ["TIDINGS_CONFIG"] = str(State.config_file.resolve())
+    uvicorn.run(
+        "tidings.web:app_from_environment",
+        factory=True,
+        workers=n,
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+    )
 
 
 @app.command()

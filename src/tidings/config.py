@@ -83,6 +83,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", "127.0.0.1", str, "Address the web reader listens on."),
     Option("port", 8000, int, "Port the web reader listens on."),
     Option("page_size", 30, int, "Articles per page in the web reader and API."),
+    Option(
+        "web_workers",
+        1,
+        int,
+        "Web reader processes `tidings serve` starts, sharing one port (one per CPU core "
+        "serves the most; `tidings run` always serves from one).",
+    ),
+    Option(
+        "request_slots",
+        0,
+        int,
+        "Requests one web process works on at once; later ones wait their turn, first come "
+        "first served (0: 2 on SQLite, 8 on PostgreSQL). More threads on SQLite only contend "
+        "for Python's GIL and finish every request later.",
+    ),
     Option("admin_token", "", str, "Token that unlocks the admin pages (empty: admin pages are disabled)."),
     Option(
         "load_default_sources",
@@ -219,6 +234,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     page_size: int = 30
+    web_workers: int = 1
+    request_slots: int = 0
     admin_token: str = ""
     load_default_sources: bool = True
     enrich: bool = True
@@ -279,4 +296,9 @@ def load_settings(
         if key not in _BY_NAME:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(_BY_NAME[key], value, "command line")
+    for name in ("web_workers", "page_size"):
+        if values[name] < 1:
+            raise ConfigError(f"{name} must be at least 1, got {values[name]}")
+    if values["request_slots"] < 0:
+        raise ConfigError(f"request_slots must be 0 (automatic) or more, got {values['request_slots']}")
     return Settings(**values)

@@ -20,9 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.config import Settings
+from tidings.config import Settings, load_settings
 from tidings.store import Store
 from tidings.web import api, apidocs, browse, feeds, ops, pages
+from tidings.web.gate import AdmissionGate, default_slots
 
 HERE = Path(__file__).parent
 
@@ -76,6 +77,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.templates = pages.make_templates(settings)
     app.state.image_cache = {}
     app.add_middleware(SecurityHeaders)
+    slots = settings.request_slots or default_slots(store.engine.dialect.name)
+    app.add_middleware(AdmissionGate, slots=slots)  # outermost: a waiting request costs nothing
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(ops.router)
     app.include_router(api.router)
@@ -105,3 +108,10 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         return pages.error_page(request, 400, f"Bad request: {problems}")
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``tidings serve --workers N`` process (uvicorn's factory): settings from
+    the ``TIDINGS_*`` environment and the settings file, as ``load_settings`` finds them."""
+    settings = load_settings()
+    return create_app(settings, Store(settings.database_url, migrate=False))
