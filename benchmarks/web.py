@@ -29,6 +29,9 @@ Baselines, measured in the same run on the same server:
   no template; no page can beat it.
 - ``naive-offset``: the home list at depth 300,000 with ``LIMIT 30 OFFSET``
   (the textbook way, timed as a query) against the keyset cursor the pages use.
+- ``--request-slots 40`` (a separate run): every thread of the pool at work at
+  once, without the admission gate (``tidings.web.gate``); alternate it with a
+  default run to compare.
 
 Targets (issue 6): home and story pages p95 < 100 ms and >= 300 req/s;
 search p95 < 200 ms. The first home page is served from a 5-second page cache

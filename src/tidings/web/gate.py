@@ -6,9 +6,9 @@ CPUs, so 16 requests in flight in one process mostly take turns on Python's
 GIL: each thread is switched out every few milliseconds, and every request
 finishes late, the quick ones behind the slow ones. Letting two at a time in,
 first come first served, finishes the same work sooner: on
-``benchmarks/web.py`` (1M articles, 2 processes, 16 clients) search p95 fell
-from 140-200 ms to about 110 ms and throughput rose (``request_slots`` in
-docs/CONFIG.md has the figures). PostgreSQL handlers mostly wait on the
+``benchmarks/web.py`` (1M articles, 2 processes, 16 clients) phrase-search p95
+fell from 133-176 ms to 87-90 ms and story p95 from 41-52 to 34-38 ms
+(docs/CONFIG.md, "Serving", has the table). PostgreSQL handlers mostly wait on the
 server's answer, so more of them may overlap there.
 
 A slot is taken when a request arrives and given back when its response
@@ -45,14 +45,16 @@ class AdmissionGate:
             raise ValueError("request slots must be at least 1")
         self.app = app
         self.slots = slots
-        self._sem: asyncio.Semaphore | None = None  # made in the server's event loop
+        self._sem = asyncio.Semaphore(slots)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNGATED):
             await self.app(scope, receive, send)
             return
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.slots)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a semaphore serves one event loop (a test client may start another)
+            self._sem, self._loop = asyncio.Semaphore(self.slots), loop
         sem = self._sem
         await sem.acquire()  # asyncio.Semaphore wakes waiters in arrival order
         held = True
