@@ -30,6 +30,17 @@ def tidings(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def interrupt(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    """Ctrl-C a running command (killed if it does not stop in time); its output."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    return output
+
+
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -67,12 +78,7 @@ def test_run_serves_and_polls(publisher_server: PublisherServer, cli_env: dict[s
         status, home = get(f"http://127.0.0.1:{port}/")
         assert status == 200 and "City council approves new tram line" in home
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
+        output = interrupt(proc)
     assert proc.returncode in (0, 130, -signal.SIGINT), output
     assert "default publishers" not in output  # the database had a source already
 
@@ -153,12 +159,7 @@ def test_serve_with_workers_shares_one_port(tmp_path, cli_env: dict[str, str]) -
             status, page = get(f"http://127.0.0.1:{port}/search?q=tram")
             assert status == 200 and "Workers Test Site" in page
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
+        output = interrupt(proc)
     assert "2 processes" in output, output
     assert not spawned_children(proc.pid)
 
