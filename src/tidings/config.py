@@ -87,8 +87,8 @@ OPTIONS: tuple[Option, ...] = (
         "web_workers",
         1,
         int,
-        "Web reader processes `tidings serve` starts, sharing one port (one per CPU core "
-        "serves the most; `tidings run` always serves from one).",
+        "Web reader processes `tidings serve` starts, sharing one port (usually one per CPU "
+        "core, as benchmarks/web.py runs it; `tidings run` always serves from one).",
     ),
     Option(
         "request_slots",
