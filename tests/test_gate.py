@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -152,7 +153,7 @@ def test_gate_refuses_zero_slots(probe: Probe) -> None:
         AdmissionGate(make_app(probe), slots=0)
 
 
-def test_reader_app_is_gated_by_the_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reader_app_is_gated_by_the_setting(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gate.db'}"
     store = Store(url)
     try:

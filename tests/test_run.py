@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from tidings.sources import default_sources, read_opml, write_opml
 
@@ -128,7 +129,7 @@ def spawned_children(pid: int) -> list[int]:
     return found
 
 
-def test_serve_with_workers_shares_one_port(tmp_path, cli_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_serve_with_workers_shares_one_port(tmp_path: Path, cli_env: dict[str, str]) -> None:
     """`tidings serve --workers 2`: two processes answer on one port, each with the settings
     of the file named by --config (the site name shows in the pages)."""
     config = tmp_path / "site.toml"
