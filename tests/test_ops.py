@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from tidings.config import Settings
 from tidings.logs import JsonFormatter
@@ -92,6 +93,12 @@ def test_metrics_from_loopback_in_prometheus_format(live: str, fetched: Store) -
     assert values['tidings_fetch_errors_total{kind="feed"}'] == 1  # the 500
     assert values['tidings_fetch_latency_seconds_count{stage="article"}'] >= 1
     assert values['tidings_feeds{status="active"}'] == 3
+    # an independent reader of the format agrees: prometheus_client's own parser
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    assert families["tidings_polls"].type == "counter"
+    assert families["tidings_fetch_latency_seconds"].type == "summary"
+    stored = [s for s in families["tidings_articles"].samples if s.labels == {"stage": "stored"}]
+    assert stored[0].value == fetched.articles.count()
 
 
 def test_metrics_hidden_from_the_public(live: str, settings: Settings, fetched: Store) -> None:
